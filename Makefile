@@ -1,0 +1,40 @@
+# PeerChain: `make dev`, `make devnet`, `make test`. Each target sets up what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install dev devnet test test-slow lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/peerchain dev --datadir $(or $(DATADIR),.peerchain/dev)
+
+devnet: $(STAMP)
+	$(BIN)/peerchain devnet -n 4 --dir $(or $(DEVNET_DIR),.peerchain/devnet)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/consensus_sim.py
+
+clean:
+	rm -rf $(VENV) .peerchain .pytest_cache .mypy_cache .ruff_cache
