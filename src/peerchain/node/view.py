@@ -1,0 +1,185 @@
+"""The read-mostly face of a node for JSON-RPC and the explorer.
+
+`NodeView` is the only thing `rpc/` and `explorer/` see of a node. Addresses and
+hashes are raw bytes; block selectors are resolved by `resolve_block`.
+Methods raise `peerchain.core.errors.PeerChainError` subclasses for bad input
+(`InvalidTransaction` for rejected transactions, `ExecutionReverted` for calls
+that revert, `UnknownBlock` for selectors that match nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
+from peerchain.core.errors import PeerChainError
+from peerchain.core.transactions import Transaction
+
+BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
+# An int is a block number, 32 bytes a block hash (EIP-1898 form), a str a tag.
+BlockSelector = BlockTag | int | bytes
+SubscriptionKind = Literal["newHeads", "logs", "newPendingTransactions"]
+
+
+class UnknownBlock(PeerChainError):
+    """A block selector names no block this node has."""
+
+
+class ExecutionReverted(PeerChainError):
+    """A call or gas estimate reverted; `data` is the revert payload."""
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class ExecutionFailed(PeerChainError):
+    """A call failed for a reason other than REVERT (out of gas, bad opcode...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """The transaction-like object of eth_call / eth_estimateGas / eth_sendTransaction."""
+
+    sender: bytes | None = None
+    to: bytes | None = None
+    gas: int | None = None
+    gas_price: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    value: int = 0
+    data: bytes = b""
+    nonce: int | None = None
+    access_list: tuple[tuple[bytes, tuple[int, ...]], ...] = ()
+    type: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """eth_getLogs / eth_newFilter criteria. `topics[i]` None matches anything."""
+
+    from_block: int
+    to_block: int
+    addresses: tuple[bytes, ...] = ()
+    topics: tuple[tuple[bytes, ...] | None, ...] = ()
+    block_hash: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageProof:
+    key: int
+    value: int
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProof:
+    address: bytes
+    balance: int
+    nonce: int
+    code_hash: bytes
+    storage_hash: bytes
+    account_proof: tuple[bytes, ...]
+    storage_proof: tuple[StorageProof, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FeeHistory:
+    oldest_block: int
+    base_fee_per_gas: tuple[int, ...]
+    gas_used_ratio: tuple[float, ...]
+    reward: tuple[tuple[int, ...], ...] | None = None
+    base_fee_per_blob_gas: tuple[int, ...] = ()
+    blob_gas_used_ratio: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TxPoolSnapshot:
+    """Pending (executable) and queued (future nonce) transactions by sender."""
+
+    pending: dict[bytes, tuple[Transaction, ...]] = field(default_factory=dict)
+    queued: dict[bytes, tuple[Transaction, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    starting_block: int
+    current_block: int
+    highest_block: int
+
+
+class NodeView(Protocol):
+    """What JSON-RPC and the explorer may ask of a node."""
+
+    # --- identity -----------------------------------------------------------
+    @property
+    def chain_id(self) -> int: ...
+    @property
+    def client_version(self) -> str: ...
+    def peer_count(self) -> int: ...
+    def syncing(self) -> SyncStatus | None: ...
+
+    # --- blocks and transactions -------------------------------------------
+    def block_number(self) -> int: ...
+    def resolve_block(self, selector: BlockSelector) -> Header:
+        """Header for a selector; raises UnknownBlock."""
+        ...
+    def get_block(self, block_hash: bytes) -> Block | None: ...
+    def get_block_by_number(self, number: int) -> Block | None: ...
+    def get_transaction(self, tx_hash: bytes) -> tuple[Transaction, TxLocation | None] | None:
+        """A mined (with location) or pending (location None) transaction."""
+        ...
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
+    def get_block_receipts(self, block_hash: bytes) -> list[Receipt]: ...
+    def get_logs(self, log_filter: LogFilter) -> list[Log]: ...
+
+    # --- state --------------------------------------------------------------
+    def get_balance(self, address: bytes, header: Header) -> int: ...
+    def get_nonce(self, address: bytes, header: Header) -> int:
+        """Nonce at `header`; for the pending tag callers pass the pending nonce."""
+        ...
+    def get_pending_nonce(self, address: bytes) -> int: ...
+    def get_code(self, address: bytes, header: Header) -> bytes: ...
+    def get_storage(self, address: bytes, slot: int, header: Header) -> bytes: ...
+    def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof: ...
+    def call(self, request: CallRequest, header: Header) -> bytes:
+        """Return output; raises ExecutionReverted or ExecutionFailed."""
+        ...
+    def estimate_gas(self, request: CallRequest, header: Header) -> int: ...
+
+    # --- fees ---------------------------------------------------------------
+    def gas_price(self) -> int: ...
+    def max_priority_fee(self) -> int: ...
+    def fee_history(self, count: int, newest: Header, percentiles: list[float]) -> FeeHistory: ...
+
+    # --- transactions in --------------------------------------------------------
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Admit a signed transaction to the mempool; return its hash.
+
+        Raises DecodeError or InvalidTransaction with the geth message."""
+        ...
+    def txpool(self) -> TxPoolSnapshot: ...
+
+    # --- events -------------------------------------------------------------
+    def subscribe(self, kind: SubscriptionKind, callback: Callable[[Any], None]) -> Callable[[], None]:
+        """Call `callback` with each new Header, each list[Log] of a new block, or each
+        pending Transaction; return a function that unsubscribes."""
+        ...
+
+    # --- dev mode (raise PeerChainError("not in dev mode") elsewhere) -------
+    def accounts(self) -> list[bytes]: ...
+    def sign(self, address: bytes, message: bytes) -> bytes:
+        """EIP-191 personal-message signature (65 bytes) by a dev account."""
+        ...
+    def send_transaction(self, request: CallRequest) -> bytes:
+        """Fill, sign with a dev account and submit; return the tx hash."""
+        ...
+    def snapshot(self) -> int: ...
+    def revert(self, snapshot_id: int) -> bool: ...
+    def mine(self, timestamp: int | None = None) -> None: ...
+    def increase_time(self, seconds: int) -> int: ...
+    def set_next_block_timestamp(self, timestamp: int) -> None: ...
+    def set_automine(self, enabled: bool) -> None: ...
+    def set_interval_mining(self, interval_ms: int) -> None: ...
