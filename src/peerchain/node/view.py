@@ -163,7 +163,9 @@ class NodeView(Protocol):
     def txpool(self) -> TxPoolSnapshot: ...
 
     # --- events -------------------------------------------------------------
-    def subscribe(self, kind: SubscriptionKind, callback: Callable[[Any], None]) -> Callable[[], None]:
+    def subscribe(
+        self, kind: SubscriptionKind, callback: Callable[[Any], None]
+    ) -> Callable[[], None]:
         """Call `callback` with each new Header, each list[Log] of a new block, or each
         pending Transaction; return a function that unsubscribes."""
         ...
