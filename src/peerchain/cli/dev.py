@@ -1,0 +1,126 @@
+"""`peerchain dev`: a single development node with prefunded accounts and JSON-RPC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import click
+
+from peerchain.core.crypto import private_key_to_address
+from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
+from peerchain.drivers.clock import SystemClock
+from peerchain.drivers.keystore import dev_private_keys
+from peerchain.drivers.storage import LmdbStore
+from peerchain.node.devnode import DevNode
+from peerchain.node.ledger import Ledger
+from peerchain.rpc.server import RpcConfig, serve
+
+ETHER = 10**18
+
+
+def load_or_create_dev_genesis(
+    datadir: Path, chain_id: int, addresses: list[bytes], balance_eth: int
+) -> Genesis:
+    """The dev chain's genesis, written to `<datadir>/genesis.json` on first start."""
+    path = datadir / "genesis.json"
+    if path.exists():
+        return parse_genesis(json.loads(path.read_text()))
+    genesis = dev_genesis(chain_id, addresses, balance_eth * ETHER)
+    datadir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(genesis.to_json(), indent=2))
+    tmp.replace(path)
+    return genesis
+
+
+@click.command()
+@click.option(
+    "--datadir",
+    type=click.Path(path_type=Path),
+    default=Path(".peerchain/dev"),
+    show_default=True,
+    help="Where the chain is kept (LMDB).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="JSON-RPC listen address.")
+@click.option("--port", default=8545, show_default=True, help="JSON-RPC port (HTTP and WS).")
+@click.option("--chain-id", default=1337, show_default=True, help="Chain id of a new dev chain.")
+@click.option(
+    "--accounts",
+    "n_accounts",
+    default=10,
+    show_default=True,
+    help="Number of prefunded dev accounts.",
+)
+@click.option("--balance", default=10_000, show_default=True, help="Ether per dev account.")
+@click.option(
+    "--block-time",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds between blocks; 0 mines a block per transaction (automine).",
+)
+@click.option("--cors", "cors_origins", multiple=True, help="Allowed CORS origin (repeatable).")
+def dev(
+    datadir: Path,
+    host: str,
+    port: int,
+    chain_id: int,
+    n_accounts: int,
+    balance: int,
+    block_time: float,
+    cors_origins: tuple[str, ...],
+) -> None:
+    """Run a single development node with prefunded accounts."""
+    keys = dev_private_keys(n_accounts)
+    addresses = [private_key_to_address(k) for k in keys]
+    genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
+    asyncio.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins))
+
+
+async def _run(
+    datadir: Path,
+    genesis: Genesis,
+    keys: list[bytes],
+    host: str,
+    port: int,
+    block_time: float,
+    cors_origins: tuple[str, ...],
+) -> None:
+    store = LmdbStore(datadir / "chain")
+    try:
+        ledger = Ledger(store, genesis)
+        node = DevNode(
+            ledger,
+            SystemClock(),
+            keys,
+            automine=block_time <= 0,
+            block_time_ms=int(block_time * 1000),
+        )
+        server = await serve(node, RpcConfig(host=host, port=port, cors_origins=cors_origins))
+        _print_banner(node, keys, host, port, block_time)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        miner = asyncio.create_task(node.run())
+        await stop.wait()
+        miner.cancel()
+        await server.close()
+    finally:
+        store.close()
+    click.echo("stopped")
+
+
+def _print_banner(
+    node: DevNode, keys: list[bytes], host: str, port: int, block_time: float
+) -> None:
+    mode = f"a block every {block_time:g}s" if block_time > 0 else "automine"
+    click.echo(f"PeerChain dev node, chain id {node.chain_id}, head block {node.block_number()}")
+    click.echo(f"JSON-RPC: http://{host}:{port}  WebSocket: ws://{host}:{port}  ({mode})")
+    click.echo("Accounts (do not use these keys on any public network):")
+    for i, key in enumerate(keys):
+        click.echo(f"  ({i}) 0x{private_key_to_address(key).hex()}  key 0x{key.hex()}")
+    click.echo("", nl=True)

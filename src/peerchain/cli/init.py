@@ -1,0 +1,56 @@
+"""`peerchain init`: create a data directory for a chain from a genesis file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import click
+
+from peerchain.core.genesis import parse_genesis
+from peerchain.drivers.storage import LmdbStore
+from peerchain.node.ledger import Ledger
+
+
+def read_genesis_file(path: Path) -> dict[str, object]:
+    """Parse a genesis JSON file; a bad file is a one-line click error."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read genesis file {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise click.ClickException(f"genesis file {path} must hold a JSON object")
+    return data
+
+
+@click.command()
+@click.option(
+    "--genesis",
+    "genesis_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A geth-style genesis.json.",
+)
+@click.option(
+    "--datadir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The data directory to create.",
+)
+def init(genesis_file: Path, datadir: Path) -> None:
+    """Initialise a data directory with the genesis block of a chain."""
+    genesis = parse_genesis(read_genesis_file(genesis_file))
+    store = LmdbStore(datadir / "chain")
+    try:
+        ledger = Ledger(store, genesis)
+        head = ledger.head
+    finally:
+        store.close()
+    target = datadir / "genesis.json"
+    if target.resolve() != genesis_file.resolve():
+        shutil.copyfile(genesis_file, target)
+    click.echo(
+        f"initialised {datadir}: chain id {genesis.chain_id}, "
+        f"genesis 0x{ledger.engine.genesis_hash.hex()}, head block {head.number}"
+    )

@@ -1,0 +1,51 @@
+"""The `peerchain` command: composition root of the node and its tools."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from peerchain import __version__
+from peerchain.cli.accounts import account
+from peerchain.cli.client import call, deploy, send, status
+from peerchain.cli.dev import dev
+from peerchain.cli.init import init
+from peerchain.core.errors import PeerChainError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="peerchain")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def cli(log_level: str) -> None:
+    """PeerChain: a blockchain node with BFT consensus, the EVM and Ethereum JSON-RPC."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+    )
+
+
+for command in (dev, init, account, send, call, deploy, status):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Run the CLI; expected errors become one clear line and exit status 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PeerChainError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,261 @@
+"""The chain-reading half of `NodeView`, shared by every kind of node.
+
+`ChainView` answers blocks, transactions, receipts, logs, state and fee queries from
+a `Ledger`, a mempool and an event hub. Node kinds (dev, validator) extend it with
+how transactions are admitted and blocks are made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from peerchain import __version__
+from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
+from peerchain.core.errors import PeerChainError
+from peerchain.core.fees import next_base_fee, reward_percentiles
+from peerchain.core.mempool import AccountState, Mempool
+from peerchain.core.transactions import Transaction, decode_transaction
+from peerchain.node.events import EventHub
+from peerchain.node.ledger import Ledger
+from peerchain.node.view import (
+    AccountProof,
+    BlockSelector,
+    CallRequest,
+    FeeHistory,
+    LogFilter,
+    SubscriptionKind,
+    SyncStatus,
+    TxPoolSnapshot,
+    UnknownBlock,
+)
+
+GWEI = 10**9
+DEFAULT_TIP = GWEI
+FEE_HISTORY_MAX_BLOCKS = 1024
+
+
+class NotSupported(PeerChainError):
+    """The method is not available on this kind of node."""
+
+
+class ChainView:
+    """Reads over a ledger and mempool; publishes chain events through `events`."""
+
+    def __init__(self, ledger: Ledger, mempool: Mempool, events: EventHub) -> None:
+        self.ledger = ledger
+        self.mempool = mempool
+        self.events = events
+
+    # --- identity -------------------------------------------------------------
+    @property
+    def chain_id(self) -> int:
+        return self.ledger.chain_id
+
+    @property
+    def client_version(self) -> str:
+        return f"PeerChain/v{__version__}/python"
+
+    def peer_count(self) -> int:
+        return 0
+
+    def syncing(self) -> SyncStatus | None:
+        return None
+
+    # --- blocks ---------------------------------------------------------------
+    def block_number(self) -> int:
+        return self.ledger.head.number
+
+    def resolve_block(self, selector: BlockSelector) -> Header:
+        if isinstance(selector, bytes):
+            block = self.ledger.block_by_hash(selector)
+            if block is None:
+                raise UnknownBlock(f"block 0x{selector.hex()} not found")
+            return block.header
+        if isinstance(selector, int):
+            by_number = self.ledger.block_by_number(selector)
+            if by_number is None:
+                raise UnknownBlock(f"block {selector} not found")
+            return by_number.header
+        if selector == "earliest":
+            genesis = self.ledger.block_by_number(0)
+            assert genesis is not None
+            return genesis.header
+        # latest, pending, safe and finalized: a committed block is final here.
+        return self.ledger.head
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        return self.ledger.block_by_hash(block_hash)
+
+    def get_block_by_number(self, number: int) -> Block | None:
+        return self.ledger.block_by_number(number)
+
+    def get_transaction(self, tx_hash: bytes) -> tuple[Transaction, TxLocation | None] | None:
+        location = self.ledger.engine.get_transaction_location(tx_hash)
+        if location is not None and location.block_number <= self.ledger.head.number:
+            block = self.ledger.block_by_number(location.block_number)
+            if block is not None and block.hash == location.block_hash:
+                return block.transactions[location.index], location
+        pending = self.mempool.get(tx_hash)
+        return (pending, None) if pending is not None else None
+
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None:
+        found = self.get_transaction(tx_hash)
+        if found is None or found[1] is None:
+            return None
+        location = found[1]
+        receipts = self.ledger.receipts(location.block_hash)
+        return receipts[location.index] if location.index < len(receipts) else None
+
+    def get_block_receipts(self, block_hash: bytes) -> list[Receipt]:
+        return list(self.ledger.receipts(block_hash))
+
+    def get_logs(self, log_filter: LogFilter) -> list[Log]:
+        if log_filter.block_hash is not None:
+            block = self.ledger.block_by_hash(log_filter.block_hash)
+            if block is None:
+                raise UnknownBlock(f"block 0x{log_filter.block_hash.hex()} not found")
+            return self.ledger.block_logs(block.hash, log_filter.addresses, log_filter.topics)
+        return self.ledger.logs(
+            log_filter.from_block, log_filter.to_block, log_filter.addresses, log_filter.topics
+        )
+
+    # --- state ----------------------------------------------------------------
+    def get_balance(self, address: bytes, header: Header) -> int:
+        return self.ledger.engine.get_balance(address, header)
+
+    def get_nonce(self, address: bytes, header: Header) -> int:
+        return self.ledger.engine.get_nonce(address, header)
+
+    def get_pending_nonce(self, address: bytes) -> int:
+        state_nonce = self.ledger.engine.get_nonce(address, self.ledger.head)
+        return self.mempool.pending_nonce(address, state_nonce)
+
+    def get_code(self, address: bytes, header: Header) -> bytes:
+        return self.ledger.engine.get_code(address, header)
+
+    def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
+        return self.ledger.engine.get_storage(address, slot, header)
+
+    def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
+        return self.ledger.engine.get_proof(address, slots, header)
+
+    def call(self, request: CallRequest, header: Header) -> bytes:
+        return self.ledger.engine.call(request, header)
+
+    def estimate_gas(self, request: CallRequest, header: Header) -> int:
+        return self.ledger.engine.estimate_gas(request, header)
+
+    # --- fees -----------------------------------------------------------------
+    def next_base_fee(self) -> int:
+        head = self.ledger.head
+        return next_base_fee(head.gas_used, head.gas_limit, head.base_fee_per_gas or 0)
+
+    def max_priority_fee(self) -> int:
+        return DEFAULT_TIP
+
+    def gas_price(self) -> int:
+        return self.next_base_fee() + self.max_priority_fee()
+
+    def fee_history(self, count: int, newest: Header, percentiles: list[float]) -> FeeHistory:
+        count = max(1, min(count, FEE_HISTORY_MAX_BLOCKS, newest.number + 1))
+        oldest = newest.number - count + 1
+        base_fees: list[int] = []
+        ratios: list[float] = []
+        rewards: list[tuple[int, ...]] = []
+        last: Header = newest
+        for number in range(oldest, newest.number + 1):
+            block = self.ledger.block_by_number(number)
+            if block is None:
+                raise UnknownBlock(f"block {number} not found")
+            last = block.header
+            base_fee = last.base_fee_per_gas or 0
+            base_fees.append(base_fee)
+            ratios.append(last.gas_used / last.gas_limit if last.gas_limit else 0.0)
+            if percentiles:
+                receipts = self.ledger.receipts(block.hash)
+                tips = [
+                    (tx.effective_tip(base_fee), receipt.gas_used)
+                    for tx, receipt in zip(block.transactions, receipts, strict=True)
+                ]
+                rewards.append(reward_percentiles(tips, percentiles))
+        base_fees.append(next_base_fee(last.gas_used, last.gas_limit, last.base_fee_per_gas or 0))
+        return FeeHistory(
+            oldest_block=oldest,
+            base_fee_per_gas=tuple(base_fees),
+            gas_used_ratio=tuple(ratios),
+            reward=tuple(rewards) if percentiles else None,
+            base_fee_per_blob_gas=tuple(0 for _ in base_fees),
+            blob_gas_used_ratio=tuple(0.0 for _ in ratios),
+        )
+
+    # --- transactions in ---------------------------------------------------------
+    def account_state(self, address: bytes) -> AccountState:
+        head = self.ledger.head
+        engine = self.ledger.engine
+        return AccountState(
+            nonce=engine.get_nonce(address, head), balance=engine.get_balance(address, head)
+        )
+
+    def admit_transaction(self, raw: bytes) -> Transaction:
+        """Decode, check and add a transaction to the mempool; announce it."""
+        tx = decode_transaction(raw, self.chain_id)
+        self.mempool.add(
+            tx,
+            account=self.account_state(tx.sender),
+            base_fee=self.next_base_fee(),
+            block_gas_limit=self.ledger.head.gas_limit,
+        )
+        self.events.publish("newPendingTransactions", tx)
+        return tx
+
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        return self.admit_transaction(raw).hash
+
+    def txpool(self) -> TxPoolSnapshot:
+        pending, queued = self.mempool.content()
+        return TxPoolSnapshot(pending=pending, queued=queued)
+
+    # --- events -----------------------------------------------------------------
+    def subscribe(
+        self, kind: SubscriptionKind, callback: Callable[[Any], None]
+    ) -> Callable[[], None]:
+        return self.events.subscribe(kind, callback)
+
+    def publish_block(self, block: Block) -> None:
+        """Announce a newly committed block to subscribers."""
+        self.events.publish("newHeads", block.header)
+        logs = self.ledger.block_logs(block.hash)
+        if logs:
+            self.events.publish("logs", logs)
+
+    # --- dev mode: not available by default --------------------------------------
+    def accounts(self) -> list[bytes]:
+        return []
+
+    def sign(self, address: bytes, message: bytes) -> bytes:
+        raise NotSupported("eth_sign is only available for dev accounts in dev mode")
+
+    def send_transaction(self, request: CallRequest) -> bytes:
+        raise NotSupported("eth_sendTransaction is only available in dev mode")
+
+    def snapshot(self) -> int:
+        raise NotSupported("snapshots are only available in dev mode")
+
+    def revert(self, snapshot_id: int) -> bool:
+        raise NotSupported("snapshots are only available in dev mode")
+
+    def mine(self, timestamp: int | None = None) -> None:
+        raise NotSupported("mining on demand is only available in dev mode")
+
+    def increase_time(self, seconds: int) -> int:
+        raise NotSupported("time travel is only available in dev mode")
+
+    def set_next_block_timestamp(self, timestamp: int) -> None:
+        raise NotSupported("time travel is only available in dev mode")
+
+    def set_automine(self, enabled: bool) -> None:
+        raise NotSupported("automine is only available in dev mode")
+
+    def set_interval_mining(self, interval_ms: int) -> None:
+        raise NotSupported("interval mining is only available in dev mode")
