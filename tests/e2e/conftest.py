@@ -1,0 +1,42 @@
+"""A real `peerchain dev` process for end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from peerchain.testing.processes import NodeProcess, free_port
+
+
+@dataclass
+class DevProcess:
+    datadir: Path
+    port: int
+    log: Path
+    process: NodeProcess
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, *extra: str) -> None:
+        self.process = NodeProcess(
+            ["dev", "--datadir", str(self.datadir), "--port", str(self.port), *extra],
+            self.log,
+            ready_marker="JSON-RPC:",
+        ).start()
+
+
+@pytest.fixture
+def dev_node(tmp_path: Path) -> Iterator[DevProcess]:
+    node = DevProcess(tmp_path / "data", free_port(), tmp_path / "node.log", None)  # type: ignore[arg-type]
+    node.start()
+    yield node
+    node.process.stop()
