@@ -1,0 +1,147 @@
+"""Translation between py-evm objects and the plain values of `peerchain.core`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth._utils.address import generate_contract_address
+from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth_typing import Address
+
+from peerchain.core.blocks import Header, Log, Receipt
+from peerchain.core.transactions import Transaction
+
+SUCCESS = b"\x01"
+
+
+def header_from_evm(header: BlockHeaderAPI) -> Header:
+    """A core Header carrying the fields of a py-evm header (fork-specific ones if set)."""
+    return Header(
+        hash=header.hash,
+        parent_hash=header.parent_hash,
+        uncles_hash=header.uncles_hash,
+        coinbase=header.coinbase,
+        state_root=header.state_root,
+        transactions_root=header.transaction_root,
+        receipts_root=header.receipt_root,
+        logs_bloom=header.bloom.to_bytes(256, "big"),
+        difficulty=header.difficulty,
+        number=header.block_number,
+        gas_limit=header.gas_limit,
+        gas_used=header.gas_used,
+        timestamp=header.timestamp,
+        extra_data=header.extra_data,
+        mix_hash=header.mix_hash,
+        nonce=header.nonce,
+        base_fee_per_gas=_optional(header, "base_fee_per_gas"),
+        withdrawals_root=_optional(header, "withdrawals_root"),
+        blob_gas_used=_optional(header, "blob_gas_used"),
+        excess_blob_gas=_optional(header, "excess_blob_gas"),
+        parent_beacon_block_root=_optional(header, "parent_beacon_block_root"),
+        requests_hash=_optional(header, "requests_hash"),
+    )
+
+
+def _optional(header: BlockHeaderAPI, name: str) -> Any:
+    try:
+        return getattr(header, name)
+    except AttributeError:
+        return None
+
+
+def encode_transaction(tx: SignedTransactionAPI) -> bytes:
+    """The network encoding: RLP list for legacy, type byte + RLP for typed ones."""
+    return bytes(tx.encode())
+
+
+def transaction_from_evm(tx: Any, sender: bytes | None = None) -> Transaction:
+    """A core Transaction for a py-evm signed one; `sender` skips recovering the signer."""
+    legacy = tx.type_id is None
+    if legacy or tx.type_id == 1:
+        max_fee = max_tip = tx.gas_price
+    else:
+        max_fee, max_tip = tx.max_fee_per_gas, tx.max_priority_fee_per_gas
+    v = tx.v if legacy else tx.y_parity
+    return Transaction(
+        raw=encode_transaction(tx),
+        hash=tx.hash,
+        type=0 if legacy else tx.type_id,
+        chain_id=tx.chain_id,
+        nonce=tx.nonce,
+        gas_limit=tx.gas,
+        max_fee_per_gas=max_fee,
+        max_priority_fee_per_gas=max_tip,
+        to=tx.to or None,
+        value=tx.value,
+        data=bytes(tx.data),
+        access_list=tuple((bytes(a), tuple(slots)) for a, slots in tx.access_list),
+        v=v,
+        r=tx.r,
+        s=tx.s,
+        sender=sender if sender is not None else tx.sender,
+    )
+
+
+def _created_address(tx: Transaction) -> bytes | None:
+    if tx.to is not None:
+        return None
+    return bytes(generate_contract_address(Address(tx.sender), tx.nonce))
+
+
+def prime_sender(tx: SignedTransactionAPI, sender: bytes) -> None:
+    """Give a decoded py-evm transaction its already-known sender.
+
+    py-evm caches `sender` with `cached_property`, which stores into the instance
+    dict; filling it in spares a second signature recovery per transaction.
+    """
+    tx.__dict__["sender"] = sender
+
+
+def receipts_from_evm(
+    evm_receipts: Sequence[ReceiptAPI],
+    transactions: Sequence[Transaction],
+    header: Header,
+) -> tuple[Receipt, ...]:
+    """Core receipts (with positioned logs) for a block's transactions."""
+    receipts = []
+    log_index = 0
+    previous_cumulative = 0
+    base_fee = header.base_fee_per_gas or 0
+    for index, (evm_receipt, tx) in enumerate(zip(evm_receipts, transactions, strict=True)):
+        logs = []
+        for evm_log in evm_receipt.logs:
+            logs.append(
+                Log(
+                    address=evm_log.address,
+                    topics=tuple(t.to_bytes(32, "big") for t in evm_log.topics),
+                    data=bytes(evm_log.data),
+                    block_number=header.number,
+                    block_hash=header.hash,
+                    transaction_hash=tx.hash,
+                    transaction_index=index,
+                    log_index=log_index,
+                )
+            )
+            log_index += 1
+        cumulative = evm_receipt.gas_used
+        receipts.append(
+            Receipt(
+                transaction_hash=tx.hash,
+                transaction_index=index,
+                block_hash=header.hash,
+                block_number=header.number,
+                sender=tx.sender,
+                to=tx.to,
+                contract_address=_created_address(tx),
+                cumulative_gas_used=cumulative,
+                gas_used=cumulative - previous_cumulative,
+                effective_gas_price=tx.effective_gas_price(base_fee),
+                status=1 if evm_receipt.state_root == SUCCESS else 0,
+                logs=tuple(logs),
+                logs_bloom=evm_receipt.bloom.to_bytes(256, "big"),
+                type=tx.type,
+            )
+        )
+        previous_cumulative = cumulative
+    return tuple(receipts)

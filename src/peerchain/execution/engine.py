@@ -1,0 +1,358 @@
+"""The execution engine: builds, executes and reads blocks with py-evm over the node's store.
+
+Every operation runs py-evm on a fresh `OverlayDB` over the store's reader: py-evm's
+ChainDB (headers, canonical chain, number -> hash, bodies, receipts, tx lookups) and
+the state tries all live in that one key space. The engine never writes; a block's
+writes come back as `ExecutedBlock.changes`, which the node persists in one store
+transaction. Once persisted, every later read sees them through the reader.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, StateAPI
+from eth.chains.base import Chain
+from eth.db.chain_gaps import reopen_gap
+from eth.db.schema import SchemaV1
+from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
+from eth.rlp.sedes import chain_gaps
+from eth.vm.chain_context import ChainContext
+from eth_typing import Address, BlockNumber, Hash32
+from eth_utils.exceptions import ValidationError
+
+from peerchain.core.blocks import Block, Header, Receipt, TxLocation
+from peerchain.core.errors import PeerChainError
+from peerchain.core.genesis import ZERO_HASH, Genesis
+from peerchain.core.kv import KeyValueReader
+from peerchain.core.transactions import Transaction
+from peerchain.execution.convert import (
+    header_from_evm,
+    prime_sender,
+    receipts_from_evm,
+    transaction_from_evm,
+)
+from peerchain.execution.db import open_overlay
+from peerchain.execution.vm import BuildingVM, ChainVM, chain_class
+
+MAX_EXTRA_DATA = 32
+_CACHE_SIZE = 256
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class InvalidBlock(PeerChainError):
+    """A block cannot be built or fails validation on import; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutedBlock:
+    """A block with the outcome of executing it on its parent's state.
+
+    `changes` holds every store write (state trie nodes, header, body, receipts,
+    canonical-chain records, tx lookups; None deletes) that makes this block the
+    canonical head. `skipped` lists candidate transactions left out by
+    `build_block`, with the reason.
+    """
+
+    block: Block
+    receipts: tuple[Receipt, ...]
+    skipped: tuple[tuple[Transaction, str], ...]
+    changes: dict[bytes, bytes | None]
+
+
+class _Lru(Generic[K, V]):
+    """A small least-recently-used cache for immutable values keyed by hash."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = make()
+        self._items[key] = value
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return value
+
+
+class ExecutionEngine:
+    """py-evm behind plain values. Reads through `reader`; never writes to it."""
+
+    def __init__(self, reader: KeyValueReader, genesis: Genesis) -> None:
+        self._reader = reader
+        self._genesis = genesis
+        self._chain_class = chain_class(genesis.chain_id)
+        self._chain_context = ChainContext(genesis.chain_id)
+        self._genesis_block, self._genesis_changes = self._make_genesis()
+        self._blocks: _Lru[bytes, Block] = _Lru(_CACHE_SIZE)
+        self._receipts: _Lru[bytes, tuple[Receipt, ...]] = _Lru(_CACHE_SIZE)
+
+    # --- genesis ------------------------------------------------------------
+    @property
+    def chain_id(self) -> int:
+        return self._genesis.chain_id
+
+    @property
+    def genesis_hash(self) -> bytes:
+        return self._genesis_block.hash
+
+    def genesis_changes(self) -> tuple[Block, dict[bytes, bytes | None]]:
+        """Genesis block and the writes that initialise an empty store with it."""
+        return self._genesis_block, dict(self._genesis_changes)
+
+    def _make_genesis(self) -> tuple[Block, dict[bytes, bytes | None]]:
+        empty: dict[bytes, bytes] = {}
+        db, overlay = open_overlay(empty)
+        g = self._genesis
+        params: dict[str, Any] = {
+            "difficulty": g.difficulty,
+            "gas_limit": g.gas_limit,
+            "timestamp": g.timestamp,
+            "extra_data": g.extra_data,
+            "mix_hash": g.mix_hash,
+            "nonce": g.nonce,
+            "coinbase": g.coinbase,
+            "base_fee_per_gas": g.base_fee_per_gas,
+            "parent_beacon_block_root": ZERO_HASH,
+        }
+        state: dict[Any, Any] = {
+            address: {
+                "balance": account.balance,
+                "nonce": account.nonce,
+                "code": account.code,
+                "storage": dict(account.storage),
+            }
+            for address, account in g.alloc
+        }
+        chain = self._chain_class.from_genesis(db, params, state)
+        header = chain.get_canonical_head()
+        evm_block = ChainVM.get_block_class()(header=header, transactions=[], uncles=[])
+        return self._to_block(evm_block, ()), dict(overlay.changes)
+
+    # --- sessions -------------------------------------------------------------
+    def _open(self) -> tuple[Chain, dict[bytes, bytes | None]]:
+        db, overlay = open_overlay(self._reader)
+        return self._chain_class(db), overlay.changes
+
+    def _evm_header(self, chain: Chain, block_hash: bytes) -> BlockHeaderAPI:
+        try:
+            return chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+        except HeaderNotFound:
+            raise InvalidBlock(f"unknown block 0x{block_hash.hex()}") from None
+
+    def head(self) -> Header:
+        """The canonical head recorded in the store."""
+        chain, _ = self._open()
+        return header_from_evm(chain.get_canonical_head())
+
+    # --- building and importing ---------------------------------------------------
+    def build_block(
+        self,
+        parent: Header,
+        txs: Sequence[Transaction],
+        *,
+        timestamp: int,
+        coinbase: bytes,
+        extra_data: bytes = b"",
+        prev_randao: bytes = ZERO_HASH,
+        gas_limit: int | None = None,
+    ) -> ExecutedBlock:
+        """Execute `txs` in order on `parent`'s state as a new block.
+
+        Transactions invalid at their turn are skipped, with the reason. Raises
+        InvalidBlock if the header settings themselves are invalid (timestamp not
+        after the parent's, extra data over 32 bytes, unknown parent, gas limit).
+        """
+        if timestamp <= parent.timestamp:
+            raise InvalidBlock(
+                f"timestamp {timestamp} is not after the parent's {parent.timestamp}"
+            )
+        if len(extra_data) > MAX_EXTRA_DATA:
+            raise InvalidBlock(f"extra data is {len(extra_data)} bytes, at most 32")
+        chain, changes = self._open()
+        evm_parent = self._evm_header(chain, parent.hash)
+        try:
+            header = ChainVM.create_header_from_parent(
+                evm_parent,
+                coinbase=coinbase,
+                timestamp=timestamp,
+                extra_data=extra_data,
+                mix_hash=prev_randao,
+                gas_limit=evm_parent.gas_limit if gas_limit is None else gas_limit,
+                parent_beacon_block_root=ZERO_HASH,
+                difficulty=0,
+            )
+        except ValidationError as exc:
+            raise InvalidBlock(str(exc)) from exc
+        vm = BuildingVM(
+            header=header,
+            chaindb=chain.chaindb,
+            chain_context=self._chain_context,
+            consensus_context=chain.consensus_context,
+        )
+        builder = vm.get_transaction_builder()
+        by_evm: dict[int, Transaction] = {}
+        candidates = []
+        for tx in txs:
+            evm_tx = builder.decode(tx.raw)
+            prime_sender(evm_tx, tx.sender)
+            by_evm[id(evm_tx)] = tx
+            candidates.append(evm_tx)
+        candidate = vm.get_block_class()(header=header, transactions=candidates, uncles=[])
+        try:
+            result = vm.import_block(candidate)
+            chain.persist_block(result.block)
+        except ValidationError as exc:
+            raise InvalidBlock(str(exc)) from exc
+        evm_block = result.block
+        block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
+        skipped = tuple((by_evm[id(t)], reason) for t, reason in vm.skipped)
+        receipts = self._block_receipts(chain, evm_block.header, block)
+        return ExecutedBlock(block, receipts, skipped, dict(changes))
+
+    def execute_block(self, block_rlp: bytes) -> ExecutedBlock:
+        """Import a block received from elsewhere: decode, execute, validate.
+
+        Checks the header against its parent (number, timestamp, gas limit, base fee,
+        extra data), every transaction (signature, chain id, nonce, funds, gas), and
+        the resulting state root, receipts root, bloom and gas used. Raises
+        InvalidBlock with the reason.
+        """
+        try:
+            evm_block = rlp.decode(block_rlp, sedes=ChainVM.get_block_class())
+        except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
+            raise InvalidBlock(f"malformed block: {exc}") from exc
+        chain, changes = self._open()
+        if not chain.chaindb.header_exists(evm_block.header.parent_hash):
+            raise InvalidBlock(
+                f"unknown parent 0x{evm_block.header.parent_hash.hex()} of block {evm_block.number}"
+            )
+        try:
+            transactions = tuple(transaction_from_evm(tx) for tx in evm_block.transactions)
+            imported = chain.import_block(evm_block).imported_block
+        except (ValidationError, ValueError) as exc:
+            raise InvalidBlock(f"block {evm_block.number}: {exc}") from exc
+        block = self._to_block(imported, transactions)
+        receipts = self._block_receipts(chain, imported.header, block)
+        return ExecutedBlock(block, receipts, (), dict(changes))
+
+    def rewind_changes(self, number: int) -> dict[bytes, bytes | None]:
+        """Writes that make canonical block `number` the head again (dev snapshots).
+
+        Blocks above it stay stored by hash but leave the canonical chain, with their
+        number and transaction lookups. Raises InvalidBlock for an unknown number.
+        """
+        chain, changes = self._open()
+        chaindb: Any = chain.chaindb
+        db = chaindb.db
+        head = chain.get_canonical_head()
+        try:
+            target = chain.get_canonical_block_header_by_number(BlockNumber(number))
+        except HeaderNotFound:
+            raise InvalidBlock(f"no canonical block {number}") from None
+        numbers = [BlockNumber(n) for n in range(head.block_number, number, -1)]
+        chaindb._decanonicalize_old_headers(db, numbers)
+        header_gaps = chaindb.get_header_chain_gaps()
+        block_gaps = chaindb.get_chain_gaps()
+        for n in numbers:
+            db.delete(SchemaV1.make_block_number_to_hash_lookup_key(n))
+            header_gaps = reopen_gap(n, header_gaps)
+            block_gaps = reopen_gap(n, block_gaps)
+        if numbers:
+            db[SchemaV1.make_header_chain_gaps_lookup_key()] = _encode_gaps(header_gaps)
+            db[SchemaV1.make_chain_gaps_lookup_key()] = _encode_gaps(block_gaps)
+        db[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
+        return dict(changes)
+
+    # --- chain reads ------------------------------------------------------------
+    def get_block_by_hash(self, block_hash: bytes) -> Block | None:
+        """A stored block (canonical or not), or None."""
+        chain, _ = self._open()
+        try:
+            header = chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+        except HeaderNotFound:
+            return None
+        return self._blocks.get(header.hash, lambda: self._read_block(chain, header))
+
+    def get_block_by_number(self, number: int) -> Block | None:
+        """The canonical block at `number`, or None."""
+        chain, _ = self._open()
+        try:
+            header = chain.get_canonical_block_header_by_number(BlockNumber(number))
+        except HeaderNotFound:
+            return None
+        return self._blocks.get(header.hash, lambda: self._read_block(chain, header))
+
+    def get_receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
+        """Receipts of a stored block in transaction order (empty if unknown)."""
+        block = self.get_block_by_hash(block_hash)
+        if block is None:
+            return ()
+        chain, _ = self._open()
+        header = chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+        return self._receipts.get(block_hash, lambda: self._block_receipts(chain, header, block))
+
+    def get_transaction_location(self, tx_hash: bytes) -> TxLocation | None:
+        """Where a canonical transaction sits, or None."""
+        chain, _ = self._open()
+        try:
+            number, index = chain.chaindb.get_transaction_index(Hash32(tx_hash))
+            block_hash = chain.chaindb.get_canonical_block_hash(number)
+        except (TransactionNotFound, HeaderNotFound):
+            return None
+        return TxLocation(block_hash=block_hash, block_number=number, index=index)
+
+    def _read_block(self, chain: Chain, header: BlockHeaderAPI) -> Block:
+        try:
+            evm_block = chain.get_block_by_header(header)
+        except BlockNotFound as exc:
+            raise InvalidBlock(f"block body of 0x{header.hash.hex()} is missing") from exc
+        transactions = tuple(transaction_from_evm(tx) for tx in evm_block.transactions)
+        return self._to_block(evm_block, transactions)
+
+    def _block_receipts(
+        self, chain: Chain, header: BlockHeaderAPI, block: Block
+    ) -> tuple[Receipt, ...]:
+        evm_receipts = chain.chaindb.get_receipts(header, ChainVM.get_receipt_builder())
+        return receipts_from_evm(evm_receipts, block.transactions, block.header)
+
+    def _to_block(self, evm_block: BlockAPI, transactions: tuple[Transaction, ...]) -> Block:
+        return Block(
+            header=header_from_evm(evm_block.header),
+            transactions=transactions,
+            rlp=rlp.encode(evm_block),
+        )
+
+    # --- state reads --------------------------------------------------------------
+    def state_at(self, header: Header) -> StateAPI:
+        """py-evm state after block `header`, over a throwaway overlay."""
+        chain, _ = self._open()
+        evm_header = self._evm_header(chain, header.hash)
+        return ChainVM.build_state(chain.chaindb.db, evm_header, self._chain_context)
+
+    def get_balance(self, address: bytes, header: Header) -> int:
+        return int(self.state_at(header).get_balance(Address(address)))
+
+    def get_nonce(self, address: bytes, header: Header) -> int:
+        return int(self.state_at(header).get_nonce(Address(address)))
+
+    def get_code(self, address: bytes, header: Header) -> bytes:
+        return bytes(self.state_at(header).get_code(Address(address)))
+
+    def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
+        """The 32-byte value of a storage slot."""
+        value = self.state_at(header).get_storage(Address(address), slot)
+        return int(value).to_bytes(32, "big")
+
+
+def _encode_gaps(gaps: Any) -> bytes:
+    return bytes(rlp.encode(gaps, sedes=chain_gaps))
