@@ -5,10 +5,14 @@ Drivers implement them; tests use in-memory twins from `peerchain.testing`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from peerchain.core.errors import PeerChainError
+from peerchain.core.p2p.identity import PeerAddress
+from peerchain.core.p2p.messages import Hello, Message
+from peerchain.core.p2p.peerbook import Direction
+from peerchain.core.p2p.scoring import Offence
 
 # A batch of writes: value None deletes the key.
 Changes = Mapping[bytes, bytes | None]
@@ -46,3 +50,86 @@ class Clock(Protocol):
     """Where the runtime gets the current time (seconds since the epoch)."""
 
     def now(self) -> float: ...
+
+
+# --- peer-to-peer transport ------------------------------------------------------------
+
+
+class LinkClosed(PeerChainError):
+    """A peer link is closed or could not be opened.
+
+    `reason` is what was logged (and sent to the peer when possible); `offence` is set
+    when the peer was at fault (malformed bytes, another network...).
+    """
+
+    def __init__(self, reason: str, offence: Offence | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.offence = offence
+
+
+class PeerLink(Protocol):
+    """An authenticated, encrypted connection to one peer whose Hello was accepted.
+
+    Keepalive pings and dead-peer detection happen inside; `receive` never returns
+    Ping, Pong or Disconnect.
+    """
+
+    remote_id: bytes
+    remote_hello: Hello
+    remote_host: str
+    direction: Direction
+
+    def send(self, message: Message) -> bool:
+        """Queue a message by its priority; False if dropped (the peer's queue is full)."""
+        ...
+
+    async def receive(self) -> Message:
+        """The next message from the peer. Raises LinkClosed once the link is closed."""
+        ...
+
+    def close(self, reason: str, offence: Offence | None = None) -> None:
+        """Send Disconnect(reason) if possible, then close. Idempotent."""
+        ...
+
+
+class LinkHandler(Protocol):
+    """What a transport calls back into: the network service."""
+
+    def hello(self) -> Hello:
+        """The Hello to present in the next handshake."""
+        ...
+
+    def on_link(self, link: PeerLink) -> None:
+        """An inbound link finished its handshake and passed the Hello checks."""
+        ...
+
+    def on_rejected(
+        self, node_id: bytes | None, host: str, reason: str, offence: Offence | None
+    ) -> None:
+        """A link was refused during the handshake (node id None if it never proved one)."""
+        ...
+
+
+class PeerTransport(Protocol):
+    """Opens and accepts peer links (TCP + Noise in `drivers.net`)."""
+
+    async def start(self, handler: LinkHandler) -> tuple[str, int]:
+        """Listen for inbound links; return the bound host and port."""
+        ...
+
+    async def dial(self, address: PeerAddress) -> PeerLink:
+        """Connect and handshake. Raises LinkClosed (unreachable, rejected, wrong node)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+class AddressBookStore(Protocol):
+    """Where the network keeps known peer addresses between runs."""
+
+    def load_addresses(self) -> list[PeerAddress]:
+        """Saved addresses; an absent or unreadable store gives an empty list."""
+        ...
+
+    def save_addresses(self, addresses: Sequence[PeerAddress]) -> None: ...
