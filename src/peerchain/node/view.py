@@ -15,6 +15,13 @@ from typing import Any, Literal, Protocol
 
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.errors import PeerChainError
+
+# Defined in core (the execution layer raises and returns them); re-exported here.
+from peerchain.core.queries import AccountProof as AccountProof
+from peerchain.core.queries import CallRequest as CallRequest
+from peerchain.core.queries import ExecutionFailed as ExecutionFailed
+from peerchain.core.queries import ExecutionReverted as ExecutionReverted
+from peerchain.core.queries import StorageProof as StorageProof
 from peerchain.core.transactions import Transaction
 
 BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
@@ -27,35 +34,6 @@ class UnknownBlock(PeerChainError):
     """A block selector names no block this node has."""
 
 
-class ExecutionReverted(PeerChainError):
-    """A call or gas estimate reverted; `data` is the revert payload."""
-
-    def __init__(self, message: str, data: bytes = b"") -> None:
-        super().__init__(message)
-        self.data = data
-
-
-class ExecutionFailed(PeerChainError):
-    """A call failed for a reason other than REVERT (out of gas, bad opcode...)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CallRequest:
-    """The transaction-like object of eth_call / eth_estimateGas / eth_sendTransaction."""
-
-    sender: bytes | None = None
-    to: bytes | None = None
-    gas: int | None = None
-    gas_price: int | None = None
-    max_fee_per_gas: int | None = None
-    max_priority_fee_per_gas: int | None = None
-    value: int = 0
-    data: bytes = b""
-    nonce: int | None = None
-    access_list: tuple[tuple[bytes, tuple[int, ...]], ...] = ()
-    type: int | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class LogFilter:
     """eth_getLogs / eth_newFilter criteria. `topics[i]` None matches anything."""
@@ -65,24 +43,6 @@ class LogFilter:
     addresses: tuple[bytes, ...] = ()
     topics: tuple[tuple[bytes, ...] | None, ...] = ()
     block_hash: bytes | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StorageProof:
-    key: int
-    value: int
-    proof: tuple[bytes, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AccountProof:
-    address: bytes
-    balance: int
-    nonce: int
-    code_hash: bytes
-    storage_hash: bytes
-    account_proof: tuple[bytes, ...]
-    storage_proof: tuple[StorageProof, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +86,13 @@ class NodeView(Protocol):
     def resolve_block(self, selector: BlockSelector) -> Header:
         """Header for a selector; raises UnknownBlock."""
         ...
+
     def get_block(self, block_hash: bytes) -> Block | None: ...
     def get_block_by_number(self, number: int) -> Block | None: ...
     def get_transaction(self, tx_hash: bytes) -> tuple[Transaction, TxLocation | None] | None:
         """A mined (with location) or pending (location None) transaction."""
         ...
+
     def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
     def get_block_receipts(self, block_hash: bytes) -> list[Receipt]: ...
     def get_logs(self, log_filter: LogFilter) -> list[Log]: ...
@@ -140,6 +102,7 @@ class NodeView(Protocol):
     def get_nonce(self, address: bytes, header: Header) -> int:
         """Nonce at `header`; for the pending tag callers pass the pending nonce."""
         ...
+
     def get_pending_nonce(self, address: bytes) -> int: ...
     def get_code(self, address: bytes, header: Header) -> bytes: ...
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes: ...
@@ -147,6 +110,7 @@ class NodeView(Protocol):
     def call(self, request: CallRequest, header: Header) -> bytes:
         """Return output; raises ExecutionReverted or ExecutionFailed."""
         ...
+
     def estimate_gas(self, request: CallRequest, header: Header) -> int: ...
 
     # --- fees ---------------------------------------------------------------
@@ -160,6 +124,7 @@ class NodeView(Protocol):
 
         Raises DecodeError or InvalidTransaction with the geth message."""
         ...
+
     def txpool(self) -> TxPoolSnapshot: ...
 
     # --- events -------------------------------------------------------------
@@ -175,9 +140,11 @@ class NodeView(Protocol):
     def sign(self, address: bytes, message: bytes) -> bytes:
         """EIP-191 personal-message signature (65 bytes) by a dev account."""
         ...
+
     def send_transaction(self, request: CallRequest) -> bytes:
         """Fill, sign with a dev account and submit; return the tx hash."""
         ...
+
     def snapshot(self) -> int: ...
     def revert(self, snapshot_id: int) -> bool: ...
     def mine(self, timestamp: int | None = None) -> None: ...

@@ -1,0 +1,62 @@
+"""Questions asked of the world state at a block: calls, gas estimates and proofs.
+
+The values and errors shared by the execution layer, which answers these questions,
+and the node's read view, which RPC and the explorer consume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peerchain.core.errors import PeerChainError
+
+
+class ExecutionReverted(PeerChainError):
+    """A call or gas estimate reverted; `data` is the revert payload."""
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class ExecutionFailed(PeerChainError):
+    """A call failed for a reason other than REVERT (out of gas, bad opcode...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    """The transaction-like object of eth_call / eth_estimateGas / eth_sendTransaction."""
+
+    sender: bytes | None = None
+    to: bytes | None = None
+    gas: int | None = None
+    gas_price: int | None = None
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    value: int = 0
+    data: bytes = b""
+    nonce: int | None = None
+    access_list: tuple[tuple[bytes, tuple[int, ...]], ...] = ()
+    type: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageProof:
+    """A storage slot, its value and the trie nodes from the storage root to it."""
+
+    key: int
+    value: int
+    proof: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountProof:
+    """An account's fields with the trie nodes from the state root to it (eth_getProof)."""
+
+    address: bytes
+    balance: int
+    nonce: int
+    code_hash: bytes
+    storage_hash: bytes
+    account_proof: tuple[bytes, ...]
+    storage_proof: tuple[StorageProof, ...]
