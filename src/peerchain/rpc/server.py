@@ -1,0 +1,249 @@
+"""JSON-RPC over HTTP and WebSocket on one port (aiohttp; the only module importing it).
+
+Routes:
+- `POST /`: one JSON-RPC request or a batch in the body; answer 200 with JSON, 204
+  when only notifications were sent, 413 (with a JSON-RPC error body) over
+  `max_body_bytes`.
+- `GET /` with `Upgrade: websocket`: the same requests as WebSocket text messages,
+  plus eth_subscribe notifications. Requests on one connection are answered in order.
+- `GET /health`: `{"status": "ok", "blockNumber": N}`.
+- `OPTIONS /`: CORS preflight.
+
+Handlers call the `NodeView` on the event loop thread, one request at a time;
+events from `NodeView.subscribe` may arrive from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from peerchain.node.view import NodeView
+from peerchain.rpc.api import RpcConfig, build_dispatcher
+from peerchain.rpc.dispatch import CallContext, Dispatcher
+from peerchain.rpc.errors import INVALID_REQUEST
+from peerchain.rpc.filters import FilterManager
+
+__all__ = ["DISPATCHER", "RpcConfig", "RpcServer", "create_app", "dispatcher_of", "serve"]
+
+log = logging.getLogger(__name__)
+
+DISPATCHER = web.AppKey("dispatcher", Dispatcher)
+_CONFIG = web.AppKey("config", RpcConfig)
+_SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_READ_CHUNK = 64 * 1024
+
+
+def create_app(view: NodeView, config: RpcConfig | None = None) -> web.Application:
+    """An aiohttp application serving the JSON-RPC API of `view`.
+
+    Add methods later with `dispatcher_of(app).register_namespace(name, methods)`."""
+    config = config or RpcConfig()
+    filters = FilterManager(timeout=config.filter_timeout)
+    app = web.Application(client_max_size=config.max_body_bytes)
+    app[DISPATCHER] = build_dispatcher(view, config, filters)
+    app[_CONFIG] = config
+    app[_SOCKETS] = set()
+    app.router.add_post("/", _handle_http)
+    app.router.add_get("/", _handle_get)
+    app.router.add_route("OPTIONS", "/", _handle_preflight)
+    app.router.add_get("/health", _health(view))
+
+    async def attach_filters(app: web.Application) -> Any:
+        detach = filters.attach(view)
+        yield
+        detach()
+
+    async def close_sockets(app: web.Application) -> None:
+        sockets: set[web.WebSocketResponse] = app[_SOCKETS]
+        for ws in list(sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    app.cleanup_ctx.append(attach_filters)
+    app.on_shutdown.append(close_sockets)
+    return app
+
+
+def dispatcher_of(app: web.Application) -> Dispatcher:
+    """The dispatcher of an app from `create_app` (to register more namespaces)."""
+    return app[DISPATCHER]
+
+
+class RpcServer:
+    """A running JSON-RPC server (what `serve` returns)."""
+
+    def __init__(self, runner: web.AppRunner) -> None:
+        self.runner = runner
+
+    @property
+    def app(self) -> web.Application:
+        return self.runner.app
+
+    @property
+    def port(self) -> int:
+        """The TCP port actually bound (useful when configured with port 0)."""
+        return int(self.runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Close WebSockets, stop listening and release the port."""
+        await self.runner.cleanup()
+
+
+async def serve(view: NodeView, config: RpcConfig | None = None) -> RpcServer:
+    """Start serving `view` on `config.host:config.port`; stop with `await server.close()`."""
+    config = config or RpcConfig()
+    runner = web.AppRunner(create_app(view, config), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    server = RpcServer(runner)
+    log.info("JSON-RPC on http://%s:%d (HTTP and WebSocket)", config.host, server.port)
+    return server
+
+
+# --- HTTP ----------------------------------------------------------------------------
+def _error_body(code: int, message: str) -> bytes:
+    error = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    return json.dumps(error).encode()
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None if it exceeds `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(_READ_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+async def _handle_http(request: web.Request) -> web.StreamResponse:
+    config = request.app[_CONFIG]
+    headers = _cors_headers(request, config)
+    body = await _read_limited(request, config.max_body_bytes)
+    if body is None:
+        message = f"request body too large: limit {config.max_body_bytes} bytes"
+        return web.Response(
+            status=413,
+            body=_error_body(INVALID_REQUEST, message),
+            content_type="application/json",
+            headers=headers,
+        )
+    answer = await request.app[DISPATCHER].handle_body(body, CallContext())
+    if answer is None:
+        return web.Response(status=204, headers=headers)
+    return web.Response(body=answer, content_type="application/json", headers=headers)
+
+
+def _origin_allowed(origin: str, config: RpcConfig) -> bool:
+    return "*" in config.cors_origins or origin in config.cors_origins
+
+
+def _cors_headers(request: web.Request, config: RpcConfig) -> dict[str, str]:
+    origin = request.headers.get("Origin")
+    if origin is None or not _origin_allowed(origin, config):
+        return {}
+    allow = "*" if "*" in config.cors_origins else origin
+    return {"Access-Control-Allow-Origin": allow, "Vary": "Origin"}
+
+
+async def _handle_preflight(request: web.Request) -> web.Response:
+    headers = _cors_headers(request, request.app[_CONFIG])
+    if headers:
+        headers["Access-Control-Allow-Methods"] = "POST, GET, OPTIONS"
+        headers["Access-Control-Allow-Headers"] = request.headers.get(
+            "Access-Control-Request-Headers", "Content-Type"
+        )
+        headers["Access-Control-Max-Age"] = "600"
+    return web.Response(status=204, headers=headers)
+
+
+def _health(view: NodeView) -> Any:
+    async def health(request: web.Request) -> web.Response:
+        try:
+            number = view.block_number()
+        except Exception:
+            log.exception("health check failed")
+            return web.json_response({"status": "unavailable"}, status=503)
+        return web.json_response({"status": "ok", "blockNumber": number})
+
+    return health
+
+
+# --- WebSocket -----------------------------------------------------------------------
+def _ws_origin_allowed(request: web.Request, config: RpcConfig) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None or _origin_allowed(origin, config):
+        return True
+    return urlsplit(origin).hostname in _LOOPBACK_HOSTS
+
+
+async def _handle_get(request: web.Request) -> web.StreamResponse:
+    config = request.app[_CONFIG]
+    ws = web.WebSocketResponse(max_msg_size=config.max_body_bytes)
+    if not ws.can_prepare(request).ok:
+        message = "send JSON-RPC requests with POST, or upgrade to a WebSocket"
+        return web.Response(
+            status=405,
+            body=_error_body(INVALID_REQUEST, message),
+            content_type="application/json",
+            headers={"Allow": "POST, OPTIONS"},
+        )
+    if not _ws_origin_allowed(request, config):
+        return web.Response(status=403, text="origin not allowed\n")
+    await ws.prepare(request)
+    sockets = request.app[_SOCKETS]
+    sockets.add(ws)
+    try:
+        await _serve_socket(ws, request.app[DISPATCHER], config)
+    finally:
+        sockets.discard(ws)
+    return ws
+
+
+async def _serve_socket(
+    ws: web.WebSocketResponse, dispatcher: Dispatcher, config: RpcConfig
+) -> None:
+    outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=config.ws_send_queue)
+    ctx = CallContext()
+    closing: list[asyncio.Task[bool]] = []
+
+    def notify(method: str, params: Any) -> None:
+        message = json.dumps({"jsonrpc": "2.0", "method": method, "params": params})
+        try:
+            outbox.put_nowait(message)
+        except asyncio.QueueFull:
+            # The client does not read its notifications: stop producing them.
+            ctx.close()
+            close = ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"notification backlog")
+            closing.append(asyncio.ensure_future(close))
+
+    ctx.notify = notify
+    writer = asyncio.create_task(_write_socket(ws, outbox))
+    try:
+        async for msg in ws:
+            if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                break
+            answer = await dispatcher.handle_body(msg.data, ctx)
+            if answer is not None:
+                await outbox.put(answer.decode())
+    finally:
+        ctx.close()
+        writer.cancel()
+
+
+async def _write_socket(ws: web.WebSocketResponse, outbox: asyncio.Queue[str]) -> None:
+    while not ws.closed:
+        message = await outbox.get()
+        try:
+            await ws.send_str(message)
+        except (ConnectionError, RuntimeError):
+            return
