@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from peerchain.core.errors import PeerChainError
 
+_ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
+
 
 class ExecutionReverted(PeerChainError):
     """A call or gas estimate reverted; `data` is the revert payload."""
@@ -60,3 +62,18 @@ class AccountProof:
     storage_hash: bytes
     account_proof: tuple[bytes, ...]
     storage_proof: tuple[StorageProof, ...]
+
+
+def revert_reason(data: bytes) -> str | None:
+    """The message of an `Error(string)` revert payload, if it is one."""
+    if not data.startswith(_ERROR_SELECTOR) or len(data) < 68:
+        return None
+    body = data[4:]
+    offset = int.from_bytes(body[0:32], "big")
+    if offset + 32 > len(body):
+        return None
+    length = int.from_bytes(body[offset : offset + 32], "big")
+    raw = body[offset + 32 : offset + 32 + length]
+    if len(raw) != length:
+        return None
+    return raw.decode("utf-8", errors="replace")

@@ -55,34 +55,6 @@ def encode_transaction(tx: SignedTransactionAPI) -> bytes:
     return bytes(tx.encode())
 
 
-def transaction_from_evm(tx: Any, sender: bytes | None = None) -> Transaction:
-    """A core Transaction for a py-evm signed one; `sender` skips recovering the signer."""
-    legacy = tx.type_id is None
-    if legacy or tx.type_id == 1:
-        max_fee = max_tip = tx.gas_price
-    else:
-        max_fee, max_tip = tx.max_fee_per_gas, tx.max_priority_fee_per_gas
-    v = tx.v if legacy else tx.y_parity
-    return Transaction(
-        raw=encode_transaction(tx),
-        hash=tx.hash,
-        type=0 if legacy else tx.type_id,
-        chain_id=tx.chain_id,
-        nonce=tx.nonce,
-        gas_limit=tx.gas,
-        max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=max_tip,
-        to=tx.to or None,
-        value=tx.value,
-        data=bytes(tx.data),
-        access_list=tuple((bytes(a), tuple(slots)) for a, slots in tx.access_list),
-        v=v,
-        r=tx.r,
-        s=tx.s,
-        sender=sender if sender is not None else tx.sender,
-    )
-
-
 def _created_address(tx: Transaction) -> bytes | None:
     if tx.to is not None:
         return None

@@ -29,12 +29,14 @@ from peerchain.core.blocks import Block, Header, Receipt, TxLocation
 from peerchain.core.errors import PeerChainError
 from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
-from peerchain.core.transactions import Transaction
+from peerchain.core.queries import CallRequest
+from peerchain.core.transactions import Transaction, decode_transaction
+from peerchain.execution import calls
 from peerchain.execution.convert import (
+    encode_transaction,
     header_from_evm,
     prime_sender,
     receipts_from_evm,
-    transaction_from_evm,
 )
 from peerchain.execution.db import open_overlay
 from peerchain.execution.vm import BuildingVM, ChainVM, chain_class
@@ -231,13 +233,13 @@ class ExecutionEngine:
             evm_block = rlp.decode(block_rlp, sedes=ChainVM.get_block_class())
         except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
             raise InvalidBlock(f"malformed block: {exc}") from exc
+        transactions = self._decode_transactions(evm_block)
         chain, changes = self._open()
         if not chain.chaindb.header_exists(evm_block.header.parent_hash):
             raise InvalidBlock(
                 f"unknown parent 0x{evm_block.header.parent_hash.hex()} of block {evm_block.number}"
             )
         try:
-            transactions = tuple(transaction_from_evm(tx) for tx in evm_block.transactions)
             imported = chain.import_block(evm_block).imported_block
         except (ValidationError, ValueError) as exc:
             raise InvalidBlock(f"block {evm_block.number}: {exc}") from exc
@@ -316,8 +318,22 @@ class ExecutionEngine:
             evm_block = chain.get_block_by_header(header)
         except BlockNotFound as exc:
             raise InvalidBlock(f"block body of 0x{header.hash.hex()} is missing") from exc
-        transactions = tuple(transaction_from_evm(tx) for tx in evm_block.transactions)
-        return self._to_block(evm_block, transactions)
+        return self._to_block(evm_block, self._decode_transactions(evm_block))
+
+    def _decode_transactions(self, evm_block: BlockAPI) -> tuple[Transaction, ...]:
+        """Core transactions of a py-evm block, each sender recovered once.
+
+        The recovered sender is handed to py-evm's transaction object too, so
+        executing the block does not recover it again. Raises InvalidBlock."""
+        decoded = []
+        for index, evm_tx in enumerate(evm_block.transactions):
+            try:
+                tx = decode_transaction(encode_transaction(evm_tx), self.chain_id)
+            except PeerChainError as exc:
+                raise InvalidBlock(f"block {evm_block.number}: transaction {index}: {exc}") from exc
+            prime_sender(evm_tx, tx.sender)
+            decoded.append(tx)
+        return tuple(decoded)
 
     def _block_receipts(
         self, chain: Chain, header: BlockHeaderAPI, block: Block
@@ -352,6 +368,26 @@ class ExecutionEngine:
         """The 32-byte value of a storage slot."""
         value = self.state_at(header).get_storage(Address(address), slot)
         return int(value).to_bytes(32, "big")
+
+    def call(self, request: CallRequest, header: Header) -> bytes:
+        """Output of `request` run on `header`'s state.
+
+        Raises ExecutionReverted (message and revert data) or ExecutionFailed."""
+        state, gas_cap = self._call_state(request, header)
+        return calls.call(state, request, gas_cap)
+
+    def estimate_gas(self, request: CallRequest, header: Header) -> int:
+        """Least gas limit with which `request` succeeds on `header`'s state.
+
+        Raises ExecutionReverted or ExecutionFailed if it fails with the block's gas."""
+        state, gas_cap = self._call_state(request, header)
+        return calls.estimate_gas(state, request, gas_cap)
+
+    def _call_state(self, request: CallRequest, header: Header) -> tuple[StateAPI, int]:
+        chain, _ = self._open()
+        evm_header = self._evm_header(chain, header.hash)
+        state = calls.call_state(chain.chaindb, evm_header, self._chain_context, request)
+        return state, evm_header.gas_limit
 
 
 def _encode_gaps(gaps: Any) -> bytes:

@@ -1,0 +1,155 @@
+"""eth_call and eth_estimateGas: a transaction run on a block's state and thrown away.
+
+A call runs in the context of the block it names (its number, timestamp, coinbase),
+like geth. Without a gas price or fee caps the call is free and the base fee is
+treated as zero; with them the sender must afford the gas. Nothing is persisted:
+the state lives in an overlay that is dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, ComputationAPI, StateAPI
+from eth.exceptions import InvalidInstruction, OutOfGas, Revert
+from eth.vm.chain_context import ChainContext
+from eth.vm.spoof import SpoofTransaction
+from eth_typing import Address
+from eth_utils.exceptions import ValidationError
+
+from peerchain.core.queries import (
+    CallRequest,
+    ExecutionFailed,
+    ExecutionReverted,
+    revert_reason,
+)
+from peerchain.execution.vm import ChainVM
+
+ZERO_ADDRESS = b"\0" * 20
+TX_GAS = 21_000
+CALL_STIPEND = 2_300
+
+
+def call_state(
+    chaindb: ChainDatabaseAPI,
+    header: BlockHeaderAPI,
+    chain_context: ChainContext,
+    request: CallRequest,
+) -> StateAPI:
+    """State after `header`, in `header`'s block context, ready to run `request`."""
+    if _is_free(request):
+        header = header.copy(base_fee_per_gas=0)
+    prev_hashes = ChainVM.get_prev_hashes(header.parent_hash, chaindb) or ()
+    return ChainVM.build_state(chaindb.db, header, chain_context, prev_hashes)
+
+
+def call(state: StateAPI, request: CallRequest, gas_cap: int) -> bytes:
+    """Run `request` and return its output. Raises ExecutionReverted or ExecutionFailed."""
+    gas = request.gas if request.gas is not None else gas_cap
+    computation = _run(state, request, gas)
+    _raise_for(computation, gas)
+    return bytes(computation.output)
+
+
+def estimate_gas(state: StateAPI, request: CallRequest, gas_cap: int) -> int:
+    """The least gas limit with which `request` succeeds (binary search).
+
+    Raises ExecutionReverted (with the revert data) or ExecutionFailed when it fails
+    even with all the gas allowed.
+    """
+    hi = request.gas if request.gas is not None else gas_cap
+    computation = _run(state, request, hi)
+    _raise_for(computation, hi)
+    used = hi - computation.get_gas_remaining()
+    lo = max(used, TX_GAS) - 1
+    optimistic = (used + computation.get_gas_refund() + CALL_STIPEND) * 64 // 63
+    if optimistic < hi and _succeeds(state, request, optimistic):
+        hi = optimistic
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _succeeds(state, request, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _is_free(request: CallRequest) -> bool:
+    return not (request.gas_price or request.max_fee_per_gas or request.max_priority_fee_per_gas)
+
+
+def _succeeds(state: StateAPI, request: CallRequest, gas: int) -> bool:
+    try:
+        computation = _run(state, request, gas)
+    except ExecutionFailed:
+        return False
+    return not computation.is_error
+
+
+def _run(state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
+    """Apply the request as a transaction from its sender, then undo it."""
+    sender = Address(request.sender or ZERO_ADDRESS)
+    tx: Any = SpoofTransaction(_unsigned(state, request, sender, gas), from_=sender)
+    snapshot = state.snapshot()
+    try:
+        return state.apply_transaction(tx)
+    except ValidationError as exc:
+        raise ExecutionFailed(str(exc)) from exc
+    finally:
+        state.revert(snapshot)
+
+
+def _unsigned(state: StateAPI, request: CallRequest, sender: Address, gas: int) -> Any:
+    builder: Any = ChainVM.get_transaction_builder()
+    nonce = request.nonce if request.nonce is not None else state.get_nonce(sender)
+    to = Address(request.to) if request.to is not None else b""
+    access_list = [(Address(a), list(slots)) for a, slots in request.access_list]
+    chain_id = state.execution_context.chain_id
+    if request.max_fee_per_gas is not None or request.max_priority_fee_per_gas is not None:
+        tip = request.max_priority_fee_per_gas or 0
+        base_fee = state.execution_context.base_fee_per_gas or 0
+        max_fee = request.max_fee_per_gas
+        if max_fee is None:
+            max_fee = base_fee + tip
+        return builder.new_unsigned_dynamic_fee_transaction(
+            chain_id=chain_id,
+            nonce=nonce,
+            max_priority_fee_per_gas=min(tip, max_fee),
+            max_fee_per_gas=max_fee,
+            gas=gas,
+            to=to,
+            value=request.value,
+            data=request.data,
+            access_list=access_list,
+        )
+    gas_price = request.gas_price or 0
+    if access_list:
+        return builder.new_unsigned_access_list_transaction(
+            chain_id=chain_id,
+            nonce=nonce,
+            gas_price=gas_price,
+            gas=gas,
+            to=to,
+            value=request.value,
+            data=request.data,
+            access_list=access_list,
+        )
+    return builder.create_unsigned_transaction(
+        nonce=nonce, gas_price=gas_price, gas=gas, to=to, value=request.value, data=request.data
+    )
+
+
+def _raise_for(computation: ComputationAPI, gas: int) -> None:
+    if not computation.is_error:
+        return
+    error = computation.error
+    if isinstance(error, Revert):
+        data = bytes(computation.output)
+        reason = revert_reason(data)
+        message = "execution reverted" if reason is None else f"execution reverted: {reason}"
+        raise ExecutionReverted(message, data)
+    if isinstance(error, OutOfGas):
+        raise ExecutionFailed(f"out of gas: gas required exceeds allowance ({gas})")
+    if isinstance(error, InvalidInstruction):
+        raise ExecutionFailed(f"invalid opcode: {error}")
+    raise ExecutionFailed(str(error) or type(error).__name__)

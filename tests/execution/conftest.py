@@ -1,0 +1,122 @@
+"""A dict-backed chain for execution tests: genesis, signed transactions, a contract."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+
+import pytest
+import vyper
+
+from peerchain.core.blocks import Header
+from peerchain.core.crypto import private_key_to_address
+from peerchain.core.genesis import Genesis, dev_genesis
+from peerchain.core.kv import apply_changes
+from peerchain.core.transactions import Transaction, UnsignedTransaction, sign_transaction
+from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
+
+CHAIN_ID = 1337
+ETHER = 10**18
+GWEI = 10**9
+KEYS = [bytes([i + 1]) * 32 for i in range(4)]
+ADDRS = [private_key_to_address(k) for k in KEYS]
+COINBASE = b"\xc0" * 20
+
+STORE_SOURCE = """
+# pragma version ~=0.4.3
+event Stored:
+    who: indexed(address)
+    value: uint256
+
+value: public(uint256)
+
+
+@deploy
+def __init__(initial: uint256):
+    self.value = initial
+
+
+@external
+def store(v: uint256):
+    assert v != 13, "unlucky"
+    self.value = v
+    log Stored(who=msg.sender, value=v)
+"""
+
+
+@cache
+def store_contract() -> tuple[bytes, dict[str, bytes]]:
+    """Init code (without constructor arguments) and selectors of the test contract."""
+    out = vyper.compile_code(STORE_SOURCE, output_formats=["bytecode", "method_identifiers"])
+    selectors = {name: bytes.fromhex(sel[2:]) for name, sel in out["method_identifiers"].items()}
+    return bytes.fromhex(out["bytecode"][2:]), selectors
+
+
+def word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def sign(
+    key: int,
+    nonce: int,
+    *,
+    to: bytes | None,
+    value: int = 0,
+    data: bytes = b"",
+    gas: int = 21_000,
+    max_fee: int = 10 * GWEI,
+    tip: int = GWEI,
+    chain_id: int = CHAIN_ID,
+    tx_type: int = 2,
+) -> Transaction:
+    unsigned = UnsignedTransaction(
+        type=tx_type,
+        chain_id=chain_id,
+        nonce=nonce,
+        gas_limit=gas,
+        max_fee_per_gas=max_fee,
+        max_priority_fee_per_gas=tip if tx_type == 2 else 0,
+        to=to,
+        value=value,
+        data=data,
+    )
+    return sign_transaction(unsigned, KEYS[key])
+
+
+@dataclass
+class DictChain:
+    """An engine over a dict store, persisting each built block like the node does."""
+
+    genesis: Genesis
+    store: dict[bytes, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.engine = ExecutionEngine(self.store, self.genesis)
+        _, changes = self.engine.genesis_changes()
+        apply_changes(self.store, changes)
+
+    @property
+    def head(self) -> Header:
+        return self.engine.head()
+
+    def build(self, txs: Sequence[Transaction], **kwargs: Any) -> ExecutedBlock:
+        head = self.head
+        kwargs.setdefault("timestamp", head.timestamp + 12)
+        kwargs.setdefault("coinbase", COINBASE)
+        return self.engine.build_block(head, txs, **kwargs)
+
+    def mine(self, txs: Sequence[Transaction], **kwargs: Any) -> ExecutedBlock:
+        executed = self.build(txs, **kwargs)
+        apply_changes(self.store, executed.changes)
+        return executed
+
+
+def funded_genesis(**overrides: Any) -> Genesis:
+    return replace(dev_genesis(CHAIN_ID, ADDRS, 1000 * ETHER), **overrides)
+
+
+@pytest.fixture
+def chain() -> DictChain:
+    return DictChain(funded_genesis())
