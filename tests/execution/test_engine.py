@@ -13,7 +13,8 @@ from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import GenesisAccount
 from peerchain.core.kv import apply_changes
 from peerchain.execution.engine import ExecutionEngine, InvalidBlock
-from tests.execution.conftest import (
+
+from .conftest import (
     ADDRS,
     CHAIN_ID,
     COINBASE,
@@ -45,7 +46,7 @@ def test_genesis_is_deterministic_and_identifies_the_chain() -> None:
     other = ExecutionEngine({}, funded_genesis(chain_id=CHAIN_ID + 1, gas_limit=29_000_000))
     assert a.genesis_hash == b.genesis_hash
     assert a.genesis_hash != other.genesis_hash
-    block, changes = a.genesis_changes()
+    block, _ = a.genesis_changes()
     assert block.number == 0 and block.hash == a.genesis_hash
     assert block.header.base_fee_per_gas == GWEI and block.header.gas_limit == 30_000_000
 
