@@ -29,9 +29,9 @@ from peerchain.core.blocks import Block, Header, Receipt, TxLocation
 from peerchain.core.errors import PeerChainError
 from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
-from peerchain.core.queries import CallRequest
+from peerchain.core.queries import AccountProof, CallRequest
 from peerchain.core.transactions import Transaction, decode_transaction
-from peerchain.execution import calls
+from peerchain.execution import calls, proofs
 from peerchain.execution.convert import (
     encode_transaction,
     header_from_evm,
@@ -368,6 +368,11 @@ class ExecutionEngine:
         """The 32-byte value of a storage slot."""
         value = self.state_at(header).get_storage(Address(address), slot)
         return int(value).to_bytes(32, "big")
+
+    def get_proof(self, address: bytes, slots: Sequence[int], header: Header) -> AccountProof:
+        """Account and storage-slot values at `header` with their Merkle proofs."""
+        chain, _ = self._open()
+        return proofs.account_proof(chain.chaindb.db, header.state_root, address, slots)
 
     def call(self, request: CallRequest, header: Header) -> bytes:
         """Output of `request` run on `header`'s state.

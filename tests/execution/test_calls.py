@@ -1,0 +1,77 @@
+"""eth_call and eth_estimateGas through the engine, with revert data."""
+
+from __future__ import annotations
+
+import pytest
+
+from peerchain.core.queries import CallRequest, ExecutionFailed, ExecutionReverted, revert_reason
+
+from .conftest import ADDRS, ETHER, DictChain, sign, store_contract, word
+
+
+@pytest.fixture
+def deployed(chain: DictChain) -> tuple[DictChain, bytes]:
+    init_code, _ = store_contract()
+    executed = chain.mine([sign(0, 0, to=None, data=init_code + word(7), gas=500_000)])
+    address = executed.receipts[0].contract_address
+    assert address is not None
+    return chain, address
+
+
+def selector(name: str) -> bytes:
+    return store_contract()[1][name]
+
+
+def test_call_reads_contract_state(deployed: tuple[DictChain, bytes]) -> None:
+    chain, contract = deployed
+    out = chain.engine.call(CallRequest(to=contract, data=selector("value()")), chain.head)
+    assert out == word(7)
+
+
+def test_call_does_not_persist_anything(deployed: tuple[DictChain, bytes]) -> None:
+    chain, contract = deployed
+    before = dict(chain.store)
+    request = CallRequest(sender=ADDRS[1], to=contract, data=selector("store(uint256)") + word(9))
+    assert chain.engine.call(request, chain.head) == b""
+    assert chain.store == before
+    assert chain.engine.get_storage(contract, 0, chain.head) == word(7)
+
+
+def test_revert_carries_reason_and_data(deployed: tuple[DictChain, bytes]) -> None:
+    chain, contract = deployed
+    request = CallRequest(sender=ADDRS[1], to=contract, data=selector("store(uint256)") + word(13))
+    with pytest.raises(ExecutionReverted) as info:
+        chain.engine.call(request, chain.head)
+    assert str(info.value) == "execution reverted: unlucky"
+    assert revert_reason(info.value.data) == "unlucky"
+    with pytest.raises(ExecutionReverted) as estimated:
+        chain.engine.estimate_gas(request, chain.head)
+    assert estimated.value.data == info.value.data
+
+
+def test_estimate_is_the_least_gas_that_succeeds(deployed: tuple[DictChain, bytes]) -> None:
+    chain, contract = deployed
+    data = selector("store(uint256)") + word(42)
+    request = CallRequest(sender=ADDRS[1], to=contract, data=data)
+    gas = chain.engine.estimate_gas(request, chain.head)
+    assert 21_000 < gas < 100_000
+    with pytest.raises(ExecutionFailed, match="out of gas"):
+        chain.engine.call(CallRequest(sender=ADDRS[1], to=contract, data=data, gas=gas - 1), chain.head)
+    executed = chain.mine([sign(1, 0, to=contract, data=data, gas=gas)])
+    assert executed.receipts[0].status == 1
+    transfer = CallRequest(sender=ADDRS[1], to=b"\x99" * 20, value=ETHER)
+    assert chain.engine.estimate_gas(transfer, chain.head) == 21_000
+
+
+def test_paid_call_needs_funds(chain: DictChain) -> None:
+    broke = b"\x42" * 20
+    request = CallRequest(sender=broke, to=ADDRS[0], value=1, max_fee_per_gas=10**10)
+    with pytest.raises(ExecutionFailed):
+        chain.engine.call(request, chain.head)
+
+
+def test_revert_reason_decoding() -> None:
+    payload = bytes.fromhex("08c379a0") + word(32) + word(2) + b"hi".ljust(32, b"\0")
+    assert revert_reason(payload) == "hi"
+    assert revert_reason(b"") is None
+    assert revert_reason(bytes.fromhex("08c379a0") + word(32) + word(99)) is None
