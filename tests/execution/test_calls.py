@@ -56,7 +56,8 @@ def test_estimate_is_the_least_gas_that_succeeds(deployed: tuple[DictChain, byte
     gas = chain.engine.estimate_gas(request, chain.head)
     assert 21_000 < gas < 100_000
     with pytest.raises(ExecutionFailed, match="out of gas"):
-        chain.engine.call(CallRequest(sender=ADDRS[1], to=contract, data=data, gas=gas - 1), chain.head)
+        short = CallRequest(sender=ADDRS[1], to=contract, data=data, gas=gas - 1)
+        chain.engine.call(short, chain.head)
     executed = chain.mine([sign(1, 0, to=contract, data=data, gas=gas)])
     assert executed.receipts[0].status == 1
     transfer = CallRequest(sender=ADDRS[1], to=b"\x99" * 20, value=ETHER)
