@@ -150,7 +150,7 @@ class TcpLink:
         self._queued_bytes = 0
         if notify:
             log.info("disconnecting peer %s: %s", self.name, reason)
-            self._queues[0].append(encode_message(Disconnect(reason)))
+            self._queues[0].append(encode_message(Disconnect(reason[:200])))
         self._wakeup.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._inbox.put_nowait(None)

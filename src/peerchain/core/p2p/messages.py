@@ -217,7 +217,7 @@ def _encode(message: Message) -> bytes:
                 + _U64.pack(message.height)
             )
         case Disconnect(reason):
-            return bytes([tag]) + _text(reason[: MAX_TEXT // 4])
+            return bytes([tag]) + _text(reason)
         case PexRequest():
             return bytes([tag])
         case PexResponse(addresses):

@@ -1,0 +1,240 @@
+"""Helpers of the p2p tests: in-process nodes, probe processes, a raw hostile client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from peerchain.core.crypto import keccak256
+from peerchain.core.p2p.channel import SecureChannel
+from peerchain.core.p2p.handshake import Handshake, HandshakeResult
+from peerchain.core.p2p.identity import NodeKey, PeerAddress
+from peerchain.core.p2p.messages import PROTOCOL_VERSION, Hello, Message
+from peerchain.drivers.clock import SystemClock
+from peerchain.drivers.net import TcpTransport, TransportConfig
+from peerchain.node.network import Network, NetworkConfig
+from peerchain.tools.p2p_probe import GENESIS
+
+CHAIN_ID = 1337
+TIMEOUT = 20.0
+
+
+def node_key(name: str) -> NodeKey:
+    return NodeKey.from_private_key(keccak256(b"test-node:" + name.encode()))
+
+
+class MemoryBook:
+    def __init__(self) -> None:
+        self.saved: list[PeerAddress] = []
+
+    def load_addresses(self) -> list[PeerAddress]:
+        return list(self.saved)
+
+    def save_addresses(self, addresses: Sequence[PeerAddress]) -> None:
+        self.saved = list(addresses)
+
+
+class Signal:
+    """Wait, with a bound, until a condition over collected state holds."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+
+    async def notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def poke(self) -> None:
+        asyncio.get_running_loop().create_task(self.notify())
+
+    async def wait(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+
+@dataclass
+class LocalNode:
+    """A Network in this process with a record of what it delivered."""
+
+    network: Network
+    signal: Signal
+    messages: list[tuple[bytes, int, bytes]] = field(default_factory=list)
+    up: set[bytes] = field(default_factory=set)
+    down: list[bytes] = field(default_factory=list)
+
+
+async def start_node(
+    name: str,
+    *,
+    transport_config: TransportConfig | None = None,
+    chain_id: int = CHAIN_ID,
+    **config: Any,
+) -> LocalNode:
+    identity = node_key(name)
+    transport = TcpTransport(identity, transport_config or TransportConfig())
+    network = Network(
+        identity,
+        NetworkConfig(chain_id=chain_id, genesis_hash=GENESIS, **config),
+        transport,
+        MemoryBook(),
+        SystemClock(),
+    )
+    node = LocalNode(network, Signal())
+
+    def on_message(peer: bytes, channel: int, payload: bytes) -> None:
+        node.messages.append((peer, channel, payload))
+        node.signal.poke()
+
+    def on_peer(peer: bytes, up: bool) -> None:
+        if up:
+            node.up.add(peer)
+        else:
+            node.up.discard(peer)
+            node.down.append(peer)
+        node.signal.poke()
+
+    network.on_message(on_message)
+    network.on_peer(on_peer)
+    await network.start()
+    return node
+
+
+@dataclass
+class RawClient:
+    """A hand-driven peer: does the real handshake, then sends whatever a test wants."""
+
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    result: HandshakeResult | None
+    channel: SecureChannel | None
+    leftover: bytes = b""
+
+    @classmethod
+    async def connect(
+        cls, address: PeerAddress, name: str, *, chain_id: int = CHAIN_ID
+    ) -> RawClient:
+        reader, writer = await asyncio.open_connection(address.host, address.port)
+        identity = node_key(name)
+        handshake = Handshake(
+            initiator=True,
+            identity=identity,
+            hello=Hello(PROTOCOL_VERSION, chain_id, GENESIS, identity.node_id, "0.0.0.0", 0, 0),
+            static_private=os.urandom(32),
+            ephemeral_private=os.urandom(32),
+            expected_node_id=address.node_id,
+        )
+        writer.write(handshake.start())
+        while not handshake.done:
+            data = await asyncio.wait_for(reader.read(65536), TIMEOUT)
+            assert data, "closed during the handshake"
+            writer.write(handshake.receive_data(data))
+        await writer.drain()
+        return cls(reader, writer, handshake.result, handshake.channel(), handshake.leftover)
+
+    @staticmethod
+    def name_id(name: str) -> str:
+        """The hex node id a client connected under `name` has."""
+        return node_key(name).node_id.hex()
+
+    @classmethod
+    async def connect_plain(cls, address: PeerAddress) -> RawClient:
+        reader, writer = await asyncio.open_connection(address.host, address.port)
+        return cls(reader, writer, None, None)
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def read_until_closed(self) -> list[Message]:
+        """Every message the node sends until it closes the connection."""
+        received: list[Message] = []
+        data = self.leftover
+        while True:
+            if data and self.channel is not None:
+                received += self.channel.receive_data(data)
+            try:
+                data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
+            except ConnectionError:
+                return received
+            if not data:
+                return received
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class Probe:
+    """A `peerchain.tools.p2p_probe` process and the events it printed."""
+
+    def __init__(self, process: asyncio.subprocess.Process, name: str) -> None:
+        self.process = process
+        self.name = name
+        self.events: list[dict[str, Any]] = []
+        self.up: set[str] = set()
+        self.signal = Signal()
+        self.address = ""
+        self.node_id = ""
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def start(cls, name: str, *args: str) -> Probe:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "peerchain.tools.p2p_probe",
+            "--seed",
+            name,
+            "--chain-id",
+            str(CHAIN_ID),
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=1 << 24,
+        )
+        probe = cls(process, name)
+        await probe.signal.wait(lambda: bool(probe.address))
+        return probe
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            event = json.loads(line)
+            if event["event"] == "ready":
+                self.address, self.node_id = event["address"], event["id"]
+            elif event["event"] == "peer":
+                (self.up.add if event["up"] else self.up.discard)(event["id"])
+            self.events.append(event)
+            await self.signal.notify()
+
+    def payloads(self) -> list[str]:
+        return [e["payload"] for e in self.events if e["event"] == "message"]
+
+    def command(self, **command: Any) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(command) + "\n").encode())
+
+    async def ask(self, kind: str, **command: Any) -> dict[str, Any]:
+        """Send a command and wait for the next event of `kind` it causes."""
+        seen = len(self.events)
+        self.command(**command)
+        await self.signal.wait(lambda: any(e["event"] == kind for e in self.events[seen:]))
+        return next(e for e in self.events[seen:] if e["event"] == kind)
+
+    async def peers(self) -> list[dict[str, Any]]:
+        return list((await self.ask("peers", cmd="peers"))["peers"])
+
+    async def stop(self) -> None:
+        with contextlib.suppress(ConnectionError):
+            self.command(cmd="stop")
+        try:
+            await asyncio.wait_for(self.process.wait(), 10)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        self._reader.cancel()
