@@ -221,8 +221,9 @@ def test_reverts_carry_reason_and_data(rpc: Rpc) -> None:
     }
 
 
-def test_node_bug_is_an_internal_error(rpc: Rpc) -> None:
-    error = rpc.error("eth_call", {"to": TOKEN_HEX, "input": "0xdeadbeef"})
+def test_node_bug_is_an_internal_error(rpc: Rpc, view: FakeNodeView) -> None:
+    view.broken = True
+    error = rpc.error("eth_call", {"to": TOKEN_HEX})
     assert error == {"code": -32603, "message": "internal error"}
 
 
