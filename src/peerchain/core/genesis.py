@@ -30,6 +30,8 @@ ZERO_HASH = b"\0" * 32
 MAX_EXTRA_DATA = 32
 DEFAULT_GAS_LIMIT = 30_000_000
 DEFAULT_BASE_FEE = 1_000_000_000
+FORKS = ("Cancun", "Prague")
+DEFAULT_FORK = "Prague"
 _UINT256 = 2**256
 
 
@@ -80,10 +82,12 @@ class DevSettings:
 class Genesis:
     """Everything that defines block 0 and the chain's fixed settings.
 
-    `alloc` is sorted by address so that equal documents give equal values.
+    `alloc` is sorted by address so that equal documents give equal values. `fork`
+    is the EVM rule set the chain runs from block 0 ("Prague" or "Cancun").
     """
 
     chain_id: int
+    fork: str = DEFAULT_FORK
     alloc: tuple[tuple[bytes, GenesisAccount], ...] = ()
     gas_limit: int = DEFAULT_GAS_LIMIT
     base_fee_per_gas: int = DEFAULT_BASE_FEE
@@ -121,7 +125,7 @@ class Genesis:
                 }
             alloc["0x" + address.hex()] = entry
         return {
-            "config": {"chainId": self.chain_id},
+            "config": {"chainId": self.chain_id, **_fork_config(self.fork)},
             "nonce": "0x" + self.nonce.hex(),
             "timestamp": hex(self.timestamp),
             "extraData": "0x" + self.extra_data.hex(),
@@ -169,6 +173,7 @@ def parse_genesis(obj: Mapping[str, object]) -> Genesis:
     section = _mapping(obj.get("peerchain", {}), "peerchain")
     return Genesis(
         chain_id=chain_id,
+        fork=_fork(config),
         alloc=_alloc(obj.get("alloc", {})),
         gas_limit=gas_limit,
         base_fee_per_gas=_uint(obj.get("baseFeePerGas", DEFAULT_BASE_FEE), "baseFeePerGas"),
@@ -183,6 +188,27 @@ def parse_genesis(obj: Mapping[str, object]) -> Genesis:
         block_period_ms=_uint(section.get("block_period_ms", 1000), "peerchain.block_period_ms"),
         dev=_dev(section.get("dev", {})),
     )
+
+
+def _fork(config: Mapping[str, object]) -> str:
+    """The fork active from genesis: Prague unless the config stops at Cancun.
+
+    Fork times must be 0: the chain runs one rule set from block 0."""
+    for name in ("osakaTime", "pragueTime", "cancunTime"):
+        if name in config and _uint(config[name], f"config.{name}", bits=64) != 0:
+            raise GenesisError(f"config.{name}: fork transitions are not supported, use 0")
+    if "osakaTime" in config:
+        raise GenesisError("config.osakaTime: the Osaka fork is not supported")
+    if "cancunTime" in config and "pragueTime" not in config:
+        return "Cancun"
+    return DEFAULT_FORK
+
+
+def _fork_config(fork: str) -> dict[str, object]:
+    times: dict[str, object] = {"shanghaiTime": 0, "cancunTime": 0}
+    if fork == "Prague":
+        times["pragueTime"] = 0
+    return times
 
 
 def _alloc(value: object) -> tuple[tuple[bytes, GenesisAccount], ...]:

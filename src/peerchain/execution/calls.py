@@ -23,7 +23,6 @@ from peerchain.core.queries import (
     ExecutionReverted,
     revert_reason,
 )
-from peerchain.execution.vm import ChainVM
 
 ZERO_ADDRESS = b"\0" * 20
 TX_GAS = 21_000
@@ -31,6 +30,7 @@ CALL_STIPEND = 2_300
 
 
 def call_state(
+    vm_class: Any,
     chaindb: ChainDatabaseAPI,
     header: BlockHeaderAPI,
     chain_context: ChainContext,
@@ -39,35 +39,36 @@ def call_state(
     """State after `header`, in `header`'s block context, ready to run `request`."""
     if _is_free(request):
         header = header.copy(base_fee_per_gas=0)
-    prev_hashes = ChainVM.get_prev_hashes(header.parent_hash, chaindb) or ()
-    return ChainVM.build_state(chaindb.db, header, chain_context, prev_hashes)
+    prev_hashes = vm_class.get_prev_hashes(header.parent_hash, chaindb) or ()
+    state: StateAPI = vm_class.build_state(chaindb.db, header, chain_context, prev_hashes)
+    return state
 
 
-def call(state: StateAPI, request: CallRequest, gas_cap: int) -> bytes:
+def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> bytes:
     """Run `request` and return its output. Raises ExecutionReverted or ExecutionFailed."""
     gas = request.gas if request.gas is not None else gas_cap
-    computation = _run(state, request, gas)
+    computation = _run(state, builder, request, gas)
     _raise_for(computation, gas)
     return bytes(computation.output)
 
 
-def estimate_gas(state: StateAPI, request: CallRequest, gas_cap: int) -> int:
+def estimate_gas(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> int:
     """The least gas limit with which `request` succeeds (binary search).
 
     Raises ExecutionReverted (with the revert data) or ExecutionFailed when it fails
     even with all the gas allowed.
     """
     hi = request.gas if request.gas is not None else gas_cap
-    computation = _run(state, request, hi)
+    computation = _run(state, builder, request, hi)
     _raise_for(computation, hi)
     used = hi - computation.get_gas_remaining()
     lo = max(used, TX_GAS) - 1
     optimistic = (used + computation.get_gas_refund() + CALL_STIPEND) * 64 // 63
-    if optimistic < hi and _succeeds(state, request, optimistic):
+    if optimistic < hi and _succeeds(state, builder, request, optimistic):
         hi = optimistic
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _succeeds(state, request, mid):
+        if _succeeds(state, builder, request, mid):
             hi = mid
         else:
             lo = mid
@@ -78,18 +79,18 @@ def _is_free(request: CallRequest) -> bool:
     return not (request.gas_price or request.max_fee_per_gas or request.max_priority_fee_per_gas)
 
 
-def _succeeds(state: StateAPI, request: CallRequest, gas: int) -> bool:
+def _succeeds(state: StateAPI, builder: Any, request: CallRequest, gas: int) -> bool:
     try:
-        computation = _run(state, request, gas)
+        computation = _run(state, builder, request, gas)
     except ExecutionFailed:
         return False
     return not computation.is_error
 
 
-def _run(state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
+def _run(state: StateAPI, builder: Any, request: CallRequest, gas: int) -> ComputationAPI:
     """Apply the request as a transaction from its sender, then undo it."""
     sender = Address(request.sender or ZERO_ADDRESS)
-    tx: Any = SpoofTransaction(_unsigned(state, request, sender, gas), from_=sender)
+    tx: Any = SpoofTransaction(_unsigned(state, builder, request, sender, gas), from_=sender)
     snapshot = state.snapshot()
     try:
         return state.apply_transaction(tx)
@@ -99,8 +100,9 @@ def _run(state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
         state.revert(snapshot)
 
 
-def _unsigned(state: StateAPI, request: CallRequest, sender: Address, gas: int) -> Any:
-    builder: Any = ChainVM.get_transaction_builder()
+def _unsigned(
+    state: StateAPI, builder: Any, request: CallRequest, sender: Address, gas: int
+) -> Any:
     nonce = request.nonce if request.nonce is not None else state.get_nonce(sender)
     to = Address(request.to) if request.to is not None else b""
     access_list = [(Address(a), list(slots)) for a, slots in request.access_list]

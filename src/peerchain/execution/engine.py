@@ -39,7 +39,7 @@ from peerchain.execution.convert import (
     receipts_from_evm,
 )
 from peerchain.execution.db import open_overlay
-from peerchain.execution.vm import BuildingVM, ChainVM, chain_class
+from peerchain.execution.vm import FORKS
 
 MAX_EXTRA_DATA = 32
 _CACHE_SIZE = 256
@@ -92,7 +92,9 @@ class ExecutionEngine:
     def __init__(self, reader: KeyValueReader, genesis: Genesis) -> None:
         self._reader = reader
         self._genesis = genesis
-        self._chain_class = chain_class(genesis.chain_id)
+        self._machine = FORKS[genesis.fork]
+        self._vm = self._machine.vm
+        self._chain_class = self._machine.chain_class(genesis.chain_id)
         self._chain_context = ChainContext(genesis.chain_id)
         self._genesis_block, self._genesis_changes = self._make_genesis()
         self._blocks: _Lru[bytes, Block] = _Lru(_CACHE_SIZE)
@@ -137,7 +139,7 @@ class ExecutionEngine:
         }
         chain = self._chain_class.from_genesis(db, params, state)
         header = chain.get_canonical_head()
-        evm_block = ChainVM.get_block_class()(header=header, transactions=[], uncles=[])
+        evm_block = self._vm.get_block_class()(header=header, transactions=[], uncles=[])
         return self._to_block(evm_block, ()), dict(overlay.changes)
 
     # --- sessions -------------------------------------------------------------
@@ -183,7 +185,7 @@ class ExecutionEngine:
         chain, changes = self._open()
         evm_parent = self._evm_header(chain, parent.hash)
         try:
-            header = ChainVM.create_header_from_parent(
+            header = self._vm.create_header_from_parent(
                 evm_parent,
                 coinbase=coinbase,
                 timestamp=timestamp,
@@ -195,7 +197,7 @@ class ExecutionEngine:
             )
         except ValidationError as exc:
             raise InvalidBlock(str(exc)) from exc
-        vm = BuildingVM(
+        vm = self._machine.building_vm(
             header=header,
             chaindb=chain.chaindb,
             chain_context=self._chain_context,
@@ -230,7 +232,7 @@ class ExecutionEngine:
         InvalidBlock with the reason.
         """
         try:
-            evm_block = rlp.decode(block_rlp, sedes=ChainVM.get_block_class())
+            evm_block = rlp.decode(block_rlp, sedes=self._vm.get_block_class())
         except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
             raise InvalidBlock(f"malformed block: {exc}") from exc
         transactions = self._decode_transactions(evm_block)
@@ -338,7 +340,7 @@ class ExecutionEngine:
     def _block_receipts(
         self, chain: Chain, header: BlockHeaderAPI, block: Block
     ) -> tuple[Receipt, ...]:
-        evm_receipts = chain.chaindb.get_receipts(header, ChainVM.get_receipt_builder())
+        evm_receipts = chain.chaindb.get_receipts(header, self._vm.get_receipt_builder())
         return receipts_from_evm(evm_receipts, block.transactions, block.header)
 
     def _to_block(self, evm_block: BlockAPI, transactions: tuple[Transaction, ...]) -> Block:
@@ -353,7 +355,8 @@ class ExecutionEngine:
         """py-evm state after block `header`, over a throwaway overlay."""
         chain, _ = self._open()
         evm_header = self._evm_header(chain, header.hash)
-        return ChainVM.build_state(chain.chaindb.db, evm_header, self._chain_context)
+        state: StateAPI = self._vm.build_state(chain.chaindb.db, evm_header, self._chain_context)
+        return state
 
     def get_balance(self, address: bytes, header: Header) -> int:
         return int(self.state_at(header).get_balance(Address(address)))
@@ -379,19 +382,20 @@ class ExecutionEngine:
 
         Raises ExecutionReverted (message and revert data) or ExecutionFailed."""
         state, gas_cap = self._call_state(request, header)
-        return calls.call(state, request, gas_cap)
+        return calls.call(state, self._vm.get_transaction_builder(), request, gas_cap)
 
     def estimate_gas(self, request: CallRequest, header: Header) -> int:
         """Least gas limit with which `request` succeeds on `header`'s state.
 
         Raises ExecutionReverted or ExecutionFailed if it fails with the block's gas."""
         state, gas_cap = self._call_state(request, header)
-        return calls.estimate_gas(state, request, gas_cap)
+        builder = self._vm.get_transaction_builder()
+        return calls.estimate_gas(state, builder, request, gas_cap)
 
     def _call_state(self, request: CallRequest, header: Header) -> tuple[StateAPI, int]:
         chain, _ = self._open()
         evm_header = self._evm_header(chain, header.hash)
-        state = calls.call_state(chain.chaindb, evm_header, self._chain_context, request)
+        state = calls.call_state(self._vm, chain.chaindb, evm_header, self._chain_context, request)
         return state, evm_header.gas_limit
 
 

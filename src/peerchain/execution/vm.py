@@ -1,9 +1,10 @@
-"""The py-evm machine PeerChain runs: one fork (Prague) from block 0, chain id enforced.
+"""The py-evm machines PeerChain runs: one fork from block 0 (Prague by default, or
+Cancun), chain id enforced.
 
-`ChainVM` imports blocks. `BuildingVM` is the same machine with one difference:
-a transaction that is invalid at its turn (nonce gap, insufficient funds, gas beyond
-what is left in the block, wrong chain id) is skipped instead of failing the block.
-Both go through py-evm's `VM.import_block`, so a built block runs the same
+A fork's `vm` imports blocks. Its `building_vm` is the same machine with one
+difference: a transaction that is invalid at its turn (nonce gap, insufficient funds,
+gas beyond what is left in the block, wrong chain id) is skipped instead of failing
+the block. Both go through py-evm's `VM.import_block`, so a built block runs the same
 pre- and post-block hooks (beacon roots, block hash history, requests) as an
 imported one.
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import ckzg
 from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.precompiles import point_evaluation
+from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.prague import PragueVM
 from eth_utils.exceptions import ValidationError
 
@@ -35,27 +38,37 @@ def _trusted_setup(path: str, precompute: int) -> object:
 setattr(point_evaluation, "load_trusted_setup", _trusted_setup)  # noqa: B010
 
 
-class ChainVM(PragueVM):
-    """Prague rules plus the chain-id check py-evm leaves to the client."""
+def validate_chain_id(transaction: SignedTransactionAPI, chain_id: int) -> None:
+    """Reject a transaction signed for another chain (unprotected legacy ones pass).
+
+    py-evm does not check this itself. Raises ValidationError."""
+    if transaction.chain_id is not None and transaction.chain_id != chain_id:
+        raise ValidationError(
+            f"invalid chain id for signer: have {transaction.chain_id} want {chain_id}"
+        )
+
+
+class _ChainIdCheck:
+    """Adds the chain-id check to a fork's per-transaction header validation."""
+
+    chain_context: Any
 
     def validate_transaction_against_header(
         self, base_header: BlockHeaderAPI, transaction: SignedTransactionAPI
     ) -> None:
-        chain_id = transaction.chain_id
-        if chain_id is not None and chain_id != self.chain_context.chain_id:
-            raise ValidationError(
-                f"invalid chain id for signer: have {chain_id} want {self.chain_context.chain_id}"
-            )
-        super().validate_transaction_against_header(base_header, transaction)
+        validate_chain_id(transaction, self.chain_context.chain_id)
+        super().validate_transaction_against_header(base_header, transaction)  # type: ignore[misc]
 
 
-class BuildingVM(ChainVM):
-    """A ChainVM that leaves out the transactions it cannot apply, with the reason.
+class _SkipInvalid:
+    """Leaves out the transactions a block cannot apply, with the reason.
 
     Each transaction is checked exactly as py-evm checks it before touching state
     (against the header, then its own fields, then the sender's account); one that
     fails is left out and the state is unchanged.
     """
+
+    state: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,19 +78,20 @@ class BuildingVM(ChainVM):
     def apply_all_transactions(
         self, transactions: Sequence[SignedTransactionAPI], base_header: BlockHeaderAPI
     ) -> tuple[BlockHeaderAPI, tuple[ReceiptAPI, ...], tuple[ComputationAPI, ...]]:
+        parent: Any = super()
         header = base_header
         included: list[SignedTransactionAPI] = []
         receipts: list[ReceiptAPI] = []
         computations: list[ComputationAPI] = []
         for tx in transactions:
             try:
-                self.validate_transaction_against_header(header, tx)
+                parent.validate_transaction_against_header(header, tx)
                 tx.validate()
                 self.state.validate_transaction(tx)
             except ValidationError as exc:
                 self.skipped.append((tx, str(exc)))
                 continue
-            header, (receipt,), (computation,) = super().apply_all_transactions([tx], header)
+            header, (receipt,), (computation,) = parent.apply_all_transactions([tx], header)
             included.append(tx)
             receipts.append(receipt)
             computations.append(computation)
@@ -92,15 +106,47 @@ class BuildingVM(ChainVM):
         receipts: Sequence[ReceiptAPI],
         withdrawals: Any = None,
     ) -> Any:
-        return super().set_block_transactions_and_withdrawals(
+        parent: Any = super()
+        return parent.set_block_transactions_and_withdrawals(
             base_block, new_header, self.included, receipts, withdrawals=withdrawals
         )
 
 
-def chain_class(chain_id: int) -> type[Chain]:
-    """A py-evm Chain class for `chain_id` that runs ChainVM from genesis."""
-    return Chain.configure(
-        __name__="PeerChain",
-        vm_configuration=((0, ChainVM),),
-        chain_id=chain_id,
-    )
+class PragueChainVM(_ChainIdCheck, PragueVM):
+    """Prague rules plus the chain-id check."""
+
+
+class CancunChainVM(_ChainIdCheck, CancunVM):
+    """Cancun rules plus the chain-id check."""
+
+
+class PragueBuildingVM(_SkipInvalid, PragueChainVM):
+    """PragueChainVM that skips inapplicable transactions."""
+
+
+class CancunBuildingVM(_SkipInvalid, CancunChainVM):
+    """CancunChainVM that skips inapplicable transactions."""
+
+
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """One fork's VM for importing blocks and its twin for building them."""
+
+    fork: str
+    vm: type[Any]
+    building_vm: type[Any]
+
+    def chain_class(self, chain_id: int) -> type[Chain]:
+        """A py-evm Chain class for `chain_id` that runs this fork from genesis."""
+        return Chain.configure(
+            __name__=f"PeerChain{self.fork}",
+            vm_configuration=((0, self.vm),),
+            chain_id=chain_id,
+        )
+
+
+# The forks the execution layer runs, by the names geth configs and test fixtures use.
+FORKS: dict[str, Machine] = {
+    "Cancun": Machine("Cancun", CancunChainVM, CancunBuildingVM),
+    "Prague": Machine("Prague", PragueChainVM, PragueBuildingVM),
+}
