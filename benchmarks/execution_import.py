@@ -1,0 +1,143 @@
+"""Execution throughput: ETH and ERC-20 transfers per second through the engine.
+
+Builds blocks with `ExecutionEngine.build_block` (the proposer's path: senders already
+known from the mempool), then imports the same blocks on a fresh engine with
+`execute_block` (the validator / sync path: decode, recover senders, execute,
+validate). Stores are in-memory dicts; signing is done before timing.
+
+    .venv/bin/python benchmarks/execution_import.py [--txs N] [--per-block M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from eth_abi import encode
+
+from peerchain.cli.contracts import compile_vyper
+from peerchain.core.blocks import Block
+from peerchain.core.crypto import keccak256, private_key_to_address
+from peerchain.core.genesis import dev_genesis
+from peerchain.core.kv import apply_changes
+from peerchain.core.transactions import Transaction, UnsignedTransaction, sign_transaction
+from peerchain.execution.engine import ExecutionEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAIN_ID = 1337
+GWEI = 10**9
+SENDERS = [keccak256(b"bench-%d" % i) for i in range(64)]
+
+
+def _sign(
+    key: bytes, nonce: int, to: bytes | None, data: bytes, gas: int, value: int
+) -> Transaction:
+    unsigned = UnsignedTransaction(
+        type=2,
+        chain_id=CHAIN_ID,
+        nonce=nonce,
+        gas_limit=gas,
+        max_fee_per_gas=100 * GWEI,
+        max_priority_fee_per_gas=GWEI,
+        to=to,
+        value=value,
+        data=data,
+    )
+    return sign_transaction(unsigned, key)
+
+
+class Bench:
+    """A dict-backed chain whose blocks are built, then replayed on a fresh engine."""
+
+    def __init__(self) -> None:
+        self.genesis = dev_genesis(CHAIN_ID, [private_key_to_address(k) for k in SENDERS], 10**24)
+        self.store: dict[bytes, bytes] = {}
+        self.engine = ExecutionEngine(self.store, self.genesis)
+        apply_changes(self.store, self.engine.genesis_changes()[1])
+        self.nonces = [0] * len(SENDERS)
+
+    def next_nonce(self, sender: int) -> int:
+        self.nonces[sender] += 1
+        return self.nonces[sender] - 1
+
+    def mine(self, txs: list[Transaction]) -> Block:
+        head = self.engine.head()
+        executed = self.engine.build_block(
+            head, txs, timestamp=head.timestamp + 1, coinbase=b"\xc0" * 20
+        )
+        assert not executed.skipped, executed.skipped[:1]
+        apply_changes(self.store, executed.changes)
+        return executed.block
+
+    def measure(self, txs: list[Transaction], per_block: int) -> dict[str, float]:
+        before = dict(self.store)
+        batches = [txs[i : i + per_block] for i in range(0, len(txs), per_block)]
+        t0 = time.perf_counter()
+        blocks = [self.mine(batch) for batch in batches]
+        built = time.perf_counter() - t0
+        replay: dict[bytes, bytes] = dict(before)
+        importer = ExecutionEngine(replay, self.genesis)
+        t0 = time.perf_counter()
+        for block in blocks:
+            executed = importer.execute_block(block.rlp)
+            apply_changes(replay, executed.changes)
+        imported = time.perf_counter() - t0
+        assert importer.head().hash == blocks[-1].hash
+        return {"build_per_s": len(txs) / built, "execute_per_s": len(txs) / imported}
+
+
+def eth_transfers(n: int, per_block: int) -> dict[str, float]:
+    """Plain value transfers, round-robin over 64 senders to fresh recipients."""
+    bench = Bench()
+    txs = [
+        _sign(
+            SENDERS[i % 64], bench.next_nonce(i % 64), keccak256(b"to%d" % i)[:20], b"", 21_000, 1
+        )
+        for i in range(n)
+    ]
+    return bench.measure(txs, per_block)
+
+
+def erc20_transfers(n: int, per_block: int) -> dict[str, float]:
+    """ERC-20 `transfer` calls of examples/Token.vy from 64 funded holders."""
+    bench = Bench()
+    _, bytecode = compile_vyper(ROOT / "examples" / "Token.vy")
+    args = encode(["string", "string", "uint256"], ["Bench", "BNC", 10**30])
+    deploy = _sign(SENDERS[0], bench.next_nonce(0), None, bytecode + args, 3_000_000, 0)
+    bench.mine([deploy])
+    token = bench.engine.get_receipts(bench.engine.head().hash)[0].contract_address
+    assert token is not None
+    selector = keccak256(b"transfer(address,uint256)")[:4]
+
+    def transfer(sender: int, to: bytes, amount: int) -> Transaction:
+        data = selector + encode(["address", "uint256"], [to, amount])
+        return _sign(SENDERS[sender], bench.next_nonce(sender), token, data, 100_000, 0)
+
+    holders = [private_key_to_address(k) for k in SENDERS]
+    bench.mine([transfer(0, holders[i], 10**24) for i in range(1, 64)])
+    txs = [transfer(i % 64, keccak256(b"to%d" % i)[:20], 1) for i in range(n)]
+    return bench.measure(txs, per_block)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--txs", type=int, default=2000, help="transfers per kind")
+    parser.add_argument("--per-block", type=int, default=250, help="transfers per block")
+    args = parser.parse_args()
+    kinds: dict[str, Callable[[int, int], dict[str, float]]] = {
+        "ETH transfers": eth_transfers,
+        "ERC-20 transfers": erc20_transfers,
+    }
+    for label, run in kinds.items():
+        figures = run(args.txs, args.per_block)
+        print(
+            f"{label:17s} build_block {figures['build_per_s']:7.0f} tx/s   "
+            f"execute_block {figures['execute_per_s']:7.0f} tx/s   "
+            f"({args.txs} txs, {args.per_block} per block)"
+        )
+
+
+if __name__ == "__main__":
+    main()
