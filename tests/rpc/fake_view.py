@@ -15,7 +15,7 @@ from typing import Any
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash_bytes
 from peerchain.core.errors import AlreadyKnown, DecodeError, NonceTooLow, PeerChainError
-from peerchain.core.transactions import Transaction
+from peerchain.core.transactions import Authorization, Transaction
 from peerchain.node.view import (
     AccountProof,
     BlockSelector,
@@ -47,6 +47,7 @@ REVERT_DATA = bytes.fromhex(
     "626f6f6d00000000000000000000000000000000000000000000000000000000"
 )  # Error("boom")
 EMPTY_BLOOM = b"\x00" * 256
+DELEGATION = Authorization(chain_id=CHAIN_ID, address=TOKEN, nonce=4, y_parity=0, r=1, s=2)
 BASE_FEE = 7
 
 
@@ -63,6 +64,7 @@ def make_tx(
     sender: bytes = DEV_ACCOUNT,
     data: bytes = b"",
     access_list: tuple[tuple[bytes, tuple[int, ...]], ...] = (),
+    authorizations: tuple[Authorization, ...] = (),
 ) -> Transaction:
     return Transaction(
         raw=raw,
@@ -71,8 +73,8 @@ def make_tx(
         chain_id=CHAIN_ID,
         nonce=nonce,
         gas_limit=100_000,
-        max_fee_per_gas=20 if type == 2 else 10,
-        max_priority_fee_per_gas=2 if type == 2 else 10,
+        max_fee_per_gas=20 if type >= 2 else 10,
+        max_priority_fee_per_gas=2 if type >= 2 else 10,
         to=to,
         value=5,
         data=data,
@@ -81,6 +83,7 @@ def make_tx(
         r=0x1234,
         s=0x5678,
         sender=sender,
+        authorization_list=authorizations,
     )
 
 
@@ -131,7 +134,10 @@ class FakeNodeView:
             ]
         )
         self._add_block(
-            [make_tx(b"\x01al", type=1, nonce=2, to=OTHER, access_list=((TOKEN, (0, 1)),))]
+            [
+                make_tx(b"\x01al", type=1, nonce=2, to=OTHER, access_list=((TOKEN, (0, 1)),)),
+                make_tx(b"\x04sc", type=4, nonce=3, to=OTHER, authorizations=(DELEGATION,)),
+            ]
         )
 
     # --- building --------------------------------------------------------------------

@@ -127,7 +127,7 @@ def test_get_proof(rpc: Rpc) -> None:
 def test_blocks(rpc: Rpc, view: FakeNodeView) -> None:
     latest = rpc("eth_getBlockByNumber", "latest", False)
     assert latest["number"] == "0x2"
-    assert latest["transactions"] == ["0x" + view.blocks[2].transactions[0].hash.hex()]
+    assert latest["transactions"] == ["0x" + tx.hash.hex() for tx in view.blocks[2].transactions]
     assert latest["uncles"] == [] and latest["withdrawals"] == []
     assert latest["size"] == hex(view.blocks[2].size)
     full = rpc("eth_getBlockByHash", "0x" + view.blocks[1].hash.hex(), True)
@@ -143,7 +143,7 @@ def test_blocks(rpc: Rpc, view: FakeNodeView) -> None:
 def test_transaction_counts(rpc: Rpc, view: FakeNodeView) -> None:
     assert rpc("eth_getBlockTransactionCountByNumber", "0x1") == "0x2"
     assert rpc("eth_getBlockTransactionCountByNumber", "0x0") == "0x0"
-    assert rpc("eth_getBlockTransactionCountByHash", "0x" + view.blocks[2].hash.hex()) == "0x1"
+    assert rpc("eth_getBlockTransactionCountByHash", "0x" + view.blocks[2].hash.hex()) == "0x2"
     assert rpc("eth_getBlockTransactionCountByNumber", "0x7") is None
     assert rpc("eth_getBlockTransactionCountByHash", ZERO_HASH) is None
 
@@ -167,6 +167,21 @@ def test_transactions(rpc: Rpc, view: FakeNodeView) -> None:
     al = rpc("eth_getTransactionByBlockNumberAndIndex", "latest", "0x0")
     assert al["accessList"] == [
         {"address": TOKEN_HEX, "storageKeys": [ZERO_HASH, "0x" + "00" * 31 + "01"]}
+    ]
+
+
+def test_set_code_transaction(rpc: Rpc) -> None:
+    tx = rpc("eth_getTransactionByBlockNumberAndIndex", "0x2", "0x1")
+    assert tx["type"] == "0x4"
+    assert tx["authorizationList"] == [
+        {
+            "chainId": hex(CHAIN_ID),
+            "nonce": "0x4",
+            "address": TOKEN_HEX,
+            "yParity": "0x0",
+            "r": "0x1",
+            "s": "0x2",
+        }
     ]
 
 

@@ -29,7 +29,7 @@ def _results(rpc: Rpc, view: FakeNodeView) -> Iterator[tuple[str, Any]]:
     """(method, result) for every method with a spec, in all the shapes it can take."""
     block1 = "0x" + view.blocks[1].hash.hex()
     legacy, dynamic = view.blocks[1].transactions
-    [access_list] = view.blocks[2].transactions
+    access_list, set_code = view.blocks[2].transactions
     call = {"from": DEV, "to": TOKEN_HEX, "input": "0x70a08231"}
     calls: list[tuple[str, list[Any]]] = [
         ("eth_chainId", []),
@@ -61,6 +61,8 @@ def _results(rpc: Rpc, view: FakeNodeView) -> Iterator[tuple[str, Any]]:
         ("eth_getTransactionByHash", ["0x" + legacy.hash.hex()]),
         ("eth_getTransactionByHash", ["0x" + dynamic.hash.hex()]),
         ("eth_getTransactionByHash", ["0x" + access_list.hash.hex()]),
+        ("eth_getTransactionByHash", ["0x" + set_code.hash.hex()]),
+        ("eth_getBlockByNumber", ["0x2", True]),
         ("eth_getTransactionByHash", ["0x" + "00" * 32]),
         ("eth_getTransactionByBlockHashAndIndex", [block1, "0x0"]),
         ("eth_getTransactionByBlockNumberAndIndex", ["0x2", "0x0"]),

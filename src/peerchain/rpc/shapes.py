@@ -124,6 +124,18 @@ def format_transaction(
             for address, keys in tx.access_list
         ]
         obj["yParity"] = quantity(tx.v)
+    if tx.type == 4:
+        obj["authorizationList"] = [
+            {
+                "chainId": quantity(a.chain_id),
+                "nonce": quantity(a.nonce),
+                "address": data(a.address),
+                "yParity": quantity(a.y_parity),
+                "r": quantity(a.r),
+                "s": quantity(a.s),
+            }
+            for a in tx.authorization_list
+        ]
     if tx.chain_id is not None:
         obj["chainId"] = quantity(tx.chain_id)
     obj["v"] = quantity(tx.v)
