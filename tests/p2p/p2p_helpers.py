@@ -18,7 +18,7 @@ from peerchain.core.p2p.identity import NodeKey, PeerAddress
 from peerchain.core.p2p.messages import PROTOCOL_VERSION, Hello, Message
 from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.net import TcpTransport, TransportConfig
-from peerchain.node.network import Network, NetworkConfig
+from peerchain.node.network import Network, NetworkConfig, PeerEvent
 from peerchain.tools.p2p_probe import GENESIS
 
 CHAIN_ID = 1337
@@ -67,6 +67,8 @@ class LocalNode:
     messages: list[tuple[bytes, int, bytes]] = field(default_factory=list)
     up: set[bytes] = field(default_factory=set)
     down: list[bytes] = field(default_factory=list)
+    banned: list[bytes] = field(default_factory=list)
+    heights: dict[bytes, int] = field(default_factory=dict)
 
 
 async def start_node(
@@ -91,16 +93,23 @@ async def start_node(
         node.messages.append((peer, channel, payload))
         node.signal.poke()
 
-    def on_peer(peer: bytes, up: bool) -> None:
-        if up:
+    def on_peer(peer: bytes, event: PeerEvent) -> None:
+        if event is PeerEvent.CONNECTED:
             node.up.add(peer)
-        else:
+        elif event is PeerEvent.DISCONNECTED:
             node.up.discard(peer)
             node.down.append(peer)
+        else:
+            node.banned.append(peer)
+        node.signal.poke()
+
+    def on_height(peer: bytes, height: int) -> None:
+        node.heights[peer] = height
         node.signal.poke()
 
     network.on_message(on_message)
     network.on_peer(on_peer)
+    network.on_height(on_height)
     await network.start()
     return node
 
@@ -207,8 +216,10 @@ class Probe:
             event = json.loads(line)
             if event["event"] == "ready":
                 self.address, self.node_id = event["address"], event["id"]
-            elif event["event"] == "peer":
-                (self.up.add if event["up"] else self.up.discard)(event["id"])
+            elif event["event"] == "peer" and event["state"] == "connected":
+                self.up.add(event["id"])
+            elif event["event"] == "peer" and event["state"] == "disconnected":
+                self.up.discard(event["id"])
             self.events.append(event)
             await self.signal.notify()
 

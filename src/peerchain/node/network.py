@@ -20,6 +20,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from peerchain.core.errors import PeerChainError
 from peerchain.core.p2p.blocksync import BlockSyncPlanner, Verdict
@@ -46,8 +47,16 @@ from peerchain.node.ports import AddressBookStore, Clock, LinkClosed, PeerLink, 
 
 log = logging.getLogger("peerchain.network")
 
+
+class PeerEvent(Enum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    BANNED = "banned"
+
+
 MessageCallback = Callable[[bytes, Channel, bytes], None]
-PeerCallback = Callable[[bytes, bool], None]
+PeerCallback = Callable[[bytes, PeerEvent], None]
+HeightCallback = Callable[[bytes, int], None]
 Validator = Callable[[bytes, bytes], bool]
 BlockSource = Callable[[int, int], Sequence[bytes]]
 BlockApplier = Callable[[int, bytes], Awaitable[bool]]
@@ -139,6 +148,7 @@ class Network:
         self._next_request = 1
         self._message_callbacks: list[MessageCallback] = []
         self._peer_callbacks: list[PeerCallback] = []
+        self._height_callbacks: list[HeightCallback] = []
         self._validators: dict[Channel, Validator] = {}
         self._block_source: BlockSource | None = None
         self._wake_dialer = asyncio.Event()
@@ -192,8 +202,12 @@ class Network:
         self._message_callbacks.append(callback)
 
     def on_peer(self, callback: PeerCallback) -> None:
-        """Call `callback(peer_id, connected)` when a peer link opens or closes."""
+        """Call `callback(peer_id, event)` when a peer connects, disconnects or is banned."""
         self._peer_callbacks.append(callback)
+
+    def on_height(self, callback: HeightCallback) -> None:
+        """Call `callback(peer_id, height)` when a peer reports its height (Hello, Status)."""
+        self._height_callbacks.append(callback)
 
     def set_validator(self, channel: Channel, validator: Validator) -> None:
         """Check gossip on `channel` before delivery and forwarding: `validator(peer_id,
@@ -234,6 +248,7 @@ class Network:
             link = self._links.get(peer_id)
             if link is not None:
                 link.close(f"banned: {offence.value}", offence)
+            self._notify_peer(peer_id, PeerEvent.BANNED)
 
     def ban(self, peer_id: bytes, duration: float | None = None) -> None:
         """Ban a peer outright and drop its link."""
@@ -241,6 +256,7 @@ class Network:
         link = self._links.get(peer_id)
         if link is not None:
             link.close("banned by operator")
+        self._notify_peer(peer_id, PeerEvent.BANNED)
 
     def peer_ids(self) -> list[bytes]:
         return list(self._links)
@@ -396,7 +412,7 @@ class Network:
         self.book.mark_connected(peer_id, link.direction)
         self._gossip.add_peer(peer_id)
         hello = link.remote_hello
-        self._heights[peer_id] = hello.height
+        self._set_height(peer_id, hello.height)
         if hello.listen_port:
             host = (
                 link.remote_host if hello.listen_host in _UNSPECIFIED_HOSTS else hello.listen_host
@@ -406,8 +422,7 @@ class Network:
         self._spawn(self._serve(link))
         if link.direction is Direction.OUTBOUND:
             self._ask_addresses(peer_id)
-        for callback in self._peer_callbacks:
-            self._call(callback, peer_id, True)
+        self._notify_peer(peer_id, PeerEvent.CONNECTED)
 
     def _unregister(self, peer_id: bytes, link: PeerLink) -> None:
         if self._links.get(peer_id) is not link:
@@ -423,8 +438,16 @@ class Network:
             if owner == peer_id and not future.done():
                 future.set_exception(NetworkError(f"peer {peer_id.hex()} disconnected"))
         self._wake_dialer.set()
+        self._notify_peer(peer_id, PeerEvent.DISCONNECTED)
+
+    def _notify_peer(self, peer_id: bytes, event: PeerEvent) -> None:
         for callback in self._peer_callbacks:
-            self._call(callback, peer_id, False)
+            self._call(callback, peer_id, event)
+
+    def _set_height(self, peer_id: bytes, height: int) -> None:
+        self._heights[peer_id] = height
+        for callback in self._height_callbacks:
+            self._call(callback, peer_id, height)
 
     async def _serve(self, link: PeerLink) -> None:
         peer_id = link.remote_id
@@ -450,7 +473,7 @@ class Network:
             case Direct(channel, payload):
                 self._deliver(peer_id, channel, payload)
             case Status(height):
-                self._heights[peer_id] = height
+                self._set_height(peer_id, height)
             case GetBlocks(request_id, start, count):
                 link.send(Blocks(request_id, start, self._blocks_for(start, count)))
             case Blocks(request_id):

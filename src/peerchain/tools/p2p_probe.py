@@ -4,7 +4,7 @@
         [--bootstrap peerchain://<id>@host:port ...] [--chain-id 1337] [--pex-interval 1]
 
 It prints one JSON object a line: {"event": "ready", "address": ...} first, then
-{"event": "peer", "id": ..., "up": true|false} as links open and close, and
+{"event": "peer", "id": ..., "state": "connected"|"disconnected"|"banned"}, and
 {"event": "message", "from": ..., "channel": n, "payload": hex, "time": unix seconds}
 for each delivered message. It reads commands, one JSON object a line:
 {"cmd": "broadcast", "channel": n, "payload": hex} -> {"event": "sent", "count": n},
@@ -86,7 +86,9 @@ async def _run(args: argparse.Namespace) -> None:
             }
         )
     )
-    network.on_peer(lambda peer, up: _emit({"event": "peer", "id": peer.hex(), "up": up}))
+    network.on_peer(
+        lambda peer, event: _emit({"event": "peer", "id": peer.hex(), "state": event.value})
+    )
     await network.start()
     _emit({"event": "ready", "address": str(network.address), "id": identity.node_id.hex()})
 
