@@ -64,8 +64,12 @@ def test_erc20_lifecycle_and_restart(dev_node: DevProcess, token_artifacts: Any)
     logs = token.events.Transfer.get_logs(from_block=0)
     assert [log["args"]["value"] for log in logs] == [SUPPLY, 1234, 99]
     by_topic = w3.eth.get_logs(
-        {"fromBlock": 0, "toBlock": "latest", "address": token.address,
-         "topics": [None, None, "0x" + "00" * 12 + accounts[2][2:].lower()]}
+        {
+            "fromBlock": 0,
+            "toBlock": "latest",
+            "address": token.address,
+            "topics": [None, None, "0x" + "00" * 12 + accounts[2][2:].lower()],
+        }
     )
     assert len(by_topic) == 1
 
@@ -111,9 +115,7 @@ def test_websocket_subscriptions(dev_node: DevProcess, token_artifacts: Any) -> 
             loop = asyncio.get_running_loop()
             send = loop.run_in_executor(
                 None,
-                lambda: token.functions.transfer(accounts[7], 77).transact(
-                    {"from": accounts[0]}
-                ),
+                lambda: token.functions.transfer(accounts[7], 77).transact({"from": accounts[0]}),
             )
             got: dict[str, dict[str, Any]] = {}
             async with asyncio.timeout(30):

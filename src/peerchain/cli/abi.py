@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import eth_abi
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 
 from peerchain.core.crypto import keccak256
@@ -63,7 +64,7 @@ def encode_arguments(types: list[str], args: list[str]) -> bytes:
         raise AbiError(f"expected {len(types)} arguments, got {len(args)}")
     values = [parse_argument(t, a) for t, a in zip(types, args, strict=True)]
     try:
-        return bytes(eth_abi.encode(types, values))
+        return bytes(abi_encode(types, values))
     except (EncodingError, TypeError, ValueError) as exc:
         raise AbiError(f"cannot encode arguments: {exc}") from exc
 
@@ -78,7 +79,7 @@ def encode_call(signature: str, args: list[str]) -> tuple[bytes, list[str]]:
 def decode_outputs(types: list[str], data: bytes) -> list[Any]:
     """Decode return data for the declared output types."""
     try:
-        return list(eth_abi.decode(types, data))
+        return list(abi_decode(types, data))
     except Exception as exc:  # eth_abi raises several unrelated types on bad data
         raise AbiError(f"cannot decode return data as ({','.join(types)}): {exc}") from exc
 

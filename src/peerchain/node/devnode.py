@@ -95,9 +95,7 @@ class DevNode(ChainView):
             log.info("dropped transaction 0x%s: %s", tx.hash.hex(), reason)
         self.mempool.remove([tx.hash for tx, _ in executed.skipped])
         self.mempool.on_new_block(
-            [tx.hash for tx in executed.block.transactions],
-            self.account_state,
-            self.next_base_fee(),
+            [tx.hash for tx in executed.block.transactions], self.account_state
         )
         self.publish_block(executed.block)
         log.info(

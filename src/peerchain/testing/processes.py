@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import selectors
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,42 +40,24 @@ class NodeProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        seen: list[bytes] = []
-        with self.log_path.open("ab") as log, selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    self.kill()
-                    raise RuntimeError(f"node not ready in {timeout}s:\n{b''.join(seen).decode()}")
-                line = self.proc.stdout.readline()
-                if not line:
-                    self.proc.wait()
-                    raise RuntimeError(
-                        f"node exited with {self.proc.returncode}:\n{b''.join(seen).decode()}"
-                    )
-                log.write(line)
-                seen.append(line)
-                if self.ready_marker.encode() in line:
-                    break
-        self._drain()
+        ready = threading.Event()
+        threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
+        if not ready.wait(timeout) or self.proc.poll() is not None:
+            self.kill()
+            raise RuntimeError(f"node not ready in {timeout}s:\n{self.output()}")
         return self
 
-    def _drain(self) -> None:
-        """Keep copying output to the log so the child never blocks on a full pipe."""
-        proc = self.proc
-        assert proc is not None and proc.stdout is not None
-        stdout = proc.stdout
-
-        def pump() -> None:
-            with self.log_path.open("ab") as log:
-                for line in iter(stdout.readline, b""):
-                    log.write(line)
-                    log.flush()
-
-        threading.Thread(target=pump, daemon=True).start()
+    def _pump(self, ready: threading.Event) -> None:
+        """Copy output to the log (so the child never blocks on a full pipe); flag readiness."""
+        assert self.proc is not None and self.proc.stdout is not None
+        marker = self.ready_marker.encode()
+        with self.log_path.open("ab") as log:
+            for line in iter(self.proc.stdout.readline, b""):
+                log.write(line)
+                log.flush()
+                if marker in line:
+                    ready.set()
+        ready.set()  # exited: let the waiter see it at once
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait; returns the exit status."""
