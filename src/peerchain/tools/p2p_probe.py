@@ -7,7 +7,8 @@ It prints one JSON object a line: {"event": "ready", "address": ...} first, then
 {"event": "peer", "id": ..., "state": "connected"|"disconnected"|"banned"}, and
 {"event": "message", "from": ..., "channel": n, "payload": hex, "time": unix seconds}
 for each delivered message. It reads commands, one JSON object a line:
-{"cmd": "broadcast", "channel": n, "payload": hex} -> {"event": "sent", "count": n},
+{"cmd": "broadcast", "channel": n, "payload": hex, "stamp": false} -> {"event": "sent",
+"count": n} (with "stamp", the payload is prefixed with the send time as a big-endian double),
 {"cmd": "send", "to": id, "channel": n, "payload": hex} -> {"event": "sent", "count": 0|1},
 {"cmd": "peers"} -> {"event": "peers", "peers": [...]}, {"cmd": "stop"} (or end of input).
 """
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import json
 import logging
+import struct
 import sys
 import time
 from dataclasses import asdict
@@ -100,9 +102,10 @@ async def _run(args: argparse.Namespace) -> None:
             command = json.loads(line)
             match command["cmd"]:
                 case "broadcast":
-                    count = network.broadcast(
-                        Channel(command["channel"]), bytes.fromhex(command["payload"])
-                    )
+                    payload = bytes.fromhex(command["payload"])
+                    if command.get("stamp"):
+                        payload = struct.pack(">d", time.time()) + payload
+                    count = network.broadcast(Channel(command["channel"]), payload)
                     _emit({"event": "sent", "count": count})
                 case "send":
                     ok = network.send(
