@@ -192,8 +192,10 @@ class Probe:
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
-    async def start(cls, name: str, *args: str) -> Probe:
+    async def start(cls, name: str, *args: str, prefix: Sequence[str] = ()) -> Probe:
+        """Start a probe (inside `prefix`, e.g. `ip netns exec NAME`) and wait until ready."""
         process = await asyncio.create_subprocess_exec(
+            *prefix,
             sys.executable,
             "-m",
             "peerchain.tools.p2p_probe",

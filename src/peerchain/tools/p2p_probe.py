@@ -70,6 +70,8 @@ async def _run(args: argparse.Namespace) -> None:
         chain_id=args.chain_id,
         genesis_hash=bytes.fromhex(args.genesis) if args.genesis else GENESIS,
         bootstrap=tuple(parse_address(a) for a in args.bootstrap),
+        persistent=tuple(parse_address(a) for a in args.persistent),
+        backoff_max=args.backoff_max,
         pex_interval=args.pex_interval,
         dial_interval=args.dial_interval,
         backoff_base=0.2,
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", required=True, help="name the node key is derived from")
     parser.add_argument("--listen", default="127.0.0.1:0", help="host:port")
     parser.add_argument("--bootstrap", action="append", default=[], help="peer address")
+    parser.add_argument("--persistent", action="append", default=[], help="peer to keep")
+    parser.add_argument("--backoff-max", type=float, default=60.0)
     parser.add_argument("--chain-id", type=int, default=1337)
     parser.add_argument("--genesis", default="", help="genesis hash hex")
     parser.add_argument("--book", default="", help="address book file")
