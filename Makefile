@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev devnet test test-slow lint typecheck bench clean
+.PHONY: install dev devnet test test-slow lint typecheck bench bench-dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus_sim.py
+
+# Dev-node ERC-20 load, with Ganache (npm) run in the same invocation for the ratios.
+bench-dev: $(STAMP)
+	[ -x .bench/node_modules/.bin/ganache ] || npm install --silent --no-audit --no-fund --prefix .bench ganache@7
+	$(BIN)/python benchmarks/dev_throughput.py -n $(or $(N),1000) --ganache .bench
 
 clean:
 	rm -rf $(VENV) .peerchain .pytest_cache .mypy_cache .ruff_cache
