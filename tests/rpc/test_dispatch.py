@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from typing import Any
 
 import pytest
@@ -98,6 +99,22 @@ def test_invalid_requests(request_: Any, answer_id: Any) -> None:
     answer = _answer(json.dumps(request_))
     assert _code(answer) == -32600
     assert answer["id"] == answer_id
+
+
+def test_deep_nesting_is_refused_before_the_parser_sees_it() -> None:
+    # py-evm raises the recursion limit to 100000 in the node process; under it the C
+    # JSON parser overflows the C stack on deep input instead of raising.
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        for body in (b"[" * 200_000, b'{"a":' * 100_000, b"[" * 65 + b"]" * 65):
+            assert _code(_answer(body)) == -32700
+        shallow = '{"x":' * 30 + json.dumps(_req("test_later")) + "}" * 30
+        assert _code(_answer(shallow.encode())) == -32600  # parsed: not a request
+        in_string = json.dumps(_req("test_echo", ["[" * 1000]))
+        assert _code(_answer(in_string)) == -32602  # brackets inside strings do not count
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def test_unknown_method() -> None:

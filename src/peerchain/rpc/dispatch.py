@@ -4,7 +4,10 @@ Theory of operation. `Dispatcher.handle_body(body, ctx)` takes the raw bytes of 
 body or a WebSocket message and returns the bytes to send back, or None when nothing
 is owed (only notifications). Nothing a client sends makes it raise:
 
-- bytes that are not JSON (bad UTF-8, NaN, too deep, huge numbers) -> -32700, id null;
+- bytes that are not JSON (bad UTF-8, NaN, huge numbers) or nested deeper than
+  `MAX_DEPTH` -> -32700, id null. The depth is checked before parsing because the
+  node runs with py-evm's recursion limit of 100000, under which the C JSON parser
+  overflows the C stack (a crash, not a RecursionError) on deep enough input;
 - a value that is not a request object, a wrong "jsonrpc", a non-string method,
   an id that is not a string/number/null, params that are not an array -> -32600;
 - an empty batch -> one -32600 error; a batch over `max_batch` -> one -32600 error;
@@ -22,6 +25,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +39,11 @@ from peerchain.rpc.errors import (
     invalid_params,
     to_rpc_error,
 )
+
+MAX_DEPTH = 64
+# A JSON string, also an unterminated one; possessive, so matching stays linear.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.?)*+(?:"|\Z)', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 @dataclass(slots=True)
@@ -173,7 +182,25 @@ class Dispatcher:
         return result
 
 
+def _nesting_unsafe(body: bytes) -> bool:
+    """Whether brackets outside strings nest deeper than about MAX_DEPTH or do not
+    balance (then the body is no valid JSON anyway). Runs in C-speed passes."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return False
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_DEPTH):
+        reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if reduced == brackets:
+            break
+        brackets = reduced
+    return bool(brackets)
+
+
 def _loads(body: bytes | str) -> Any:
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
+    if _nesting_unsafe(raw):
+        raise ValueError("JSON nested too deep or unbalanced")
+
     def reject_constant(name: str) -> Any:
         raise ValueError(f"{name} is not JSON")
 
