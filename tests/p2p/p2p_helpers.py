@@ -160,6 +160,18 @@ class RawClient:
         self.writer.write(data)
         await self.writer.drain()
 
+    async def read_messages(self, count: int) -> list[Message]:
+        """The next `count` messages the node sends."""
+        assert self.channel is not None
+        received = self.channel.receive_data(self.leftover)
+        self.leftover = b""
+        while len(received) < count:
+            data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
+            assert data, "closed early"
+            received += self.channel.receive_data(data)
+        assert len(received) == count
+        return received
+
     async def read_until_closed(self) -> list[Message]:
         """Every message the node sends until it closes the connection."""
         received: list[Message] = []

@@ -263,3 +263,47 @@ def test_address_book_and_node_key_files(tmp_path: Path) -> None:
     assert book.load_addresses() == addresses[:1]
     (tmp_path / "peers.json").write_text("{not json")
     assert book.load_addresses() == []
+
+
+def test_unsolicited_flood_gets_the_peer_banned() -> None:
+    async def scenario() -> None:
+        node = await start_node("calm", message_rate=1.0, message_burst=5.0)
+        client = await RawClient.connect(node.network.address, "flooder")
+        flooder = node_key("flooder").node_id
+        try:
+            assert client.channel is not None
+            flood = [Direct(Channel.TRANSACTIONS, i.to_bytes(4, "big")) for i in range(100)]
+            await client.send_raw(client.channel.seal(flood))
+            await node.signal.wait(lambda: flooder in node.banned)
+            farewell = [m for m in await client.read_until_closed() if isinstance(m, Disconnect)]
+            assert farewell and "flood" in farewell[0].reason
+            assert len(node.messages) < 100  # the excess was dropped, not delivered
+        finally:
+            client.close()
+            await stop(node)
+
+    run(scenario)
+
+
+def test_send_queue_drains_channels_in_priority_order() -> None:
+    async def scenario() -> None:
+        node = await start_node("sender")
+        client = await RawClient.connect(node.network.address, "reader")
+        reader_id = node_key("reader").node_id
+        try:
+            await node.signal.wait(lambda: reader_id in node.up)
+            link = node.network._links[reader_id]
+            queued = [
+                Direct(Channel.PEER_EXCHANGE, b"4"),
+                Direct(Channel.TRANSACTIONS, b"3"),
+                Direct(Channel.BLOCKS, b"2"),
+                Direct(Channel.CONSENSUS, b"1"),
+            ]
+            for message in queued:  # queued in one go: the writer runs after this loop
+                assert link.send(message)
+            assert await client.read_messages(4) == queued[::-1]
+        finally:
+            client.close()
+            await stop(node)
+
+    run(scenario)
