@@ -1,0 +1,610 @@
+"""The Tendermint consensus state machine, sans I/O.
+
+Theory of operation
+-------------------
+This is Algorithm 1 of Buchman, Kwon and Milosevic, "The latest gossip on BFT
+consensus" (arXiv:1807.04938). Each `upon` rule of the paper is one method below, named
+with its line numbers; after every event `_advance` fires the rules whose conditions
+hold until none does, which is the paper's "upon" semantics. Thresholds are voting power
+(2f+1: more than 2/3; f+1: more than 1/3), timeouts grow linearly with the round.
+
+What the paper leaves to an implementation:
+
+- valid(v) is the application's verdict, which arrives as an event: `ValidateBlock` asks
+  for it and rules that need it wait until `ProposalValidated` answers. getValue() is
+  `PrepareBlock` / `BlockPrepared` in the same way. Verdicts are kept per block value
+  (hash and bytes), so a forged copy of a block does not taint the real one.
+- "broadcast" reaches this node too: the machine counts its own proposal and votes only
+  when the node feeds them back, like any other message.
+- Never sign twice. Every own proposal and vote is emitted as `PersistWal` before its
+  `Broadcast`; a machine built from those records (`wal=`) resumes at the round and step
+  they show, locked on the value of its last non-nil precommit, and a rule asking it to
+  sign a different vote for a (round, kind) it has signed halts it.
+- Decide: 2f+1 precommits for id(v) in round r plus v itself, from a proposal of round r
+  or from a peer's `Commit` (a certificate proves the hash; the application checks the
+  bytes against it). The decision leaves as `CommitBlock` with its certificate; the
+  machine then waits `commit` ms (CometBFT's timeout_commit) before round 0 of the next
+  height.
+- Messages of the next height are kept (a few per signer) and replayed on entering it;
+  older heights are ignored, and so are rounds more than `MAX_ROUNDS_AHEAD` ahead.
+- A peer that is behind is served by `CatchUpRequested`: the proposals and votes of its
+  round, of ours, and of the proof-of-lock rounds those proposals cite.
+
+A broken invariant (two blocks with precommit quorums in one height, a certificate for
+another block at the height just decided, a conflicting own vote) raises
+`ConsensusHalted`; every later call raises it again. Invalid messages from peers raise
+`InvalidMessage` and change nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+
+from peerchain.core.consensus.certificate import Commit, certificate_from_votes, verify_certificate
+from peerchain.core.consensus.events import (
+    BlockPrepared,
+    Broadcast,
+    CatchUpRequested,
+    CommitBlock,
+    CommitReceived,
+    Event,
+    Output,
+    PersistWal,
+    PrepareBlock,
+    ProposalReceived,
+    ProposalValidated,
+    ReportEvidence,
+    ScheduleTimeout,
+    SendTo,
+    Started,
+    Timeout,
+    TimeoutFired,
+    TimeoutKind,
+    ValidateBlock,
+    VoteReceived,
+)
+from peerchain.core.consensus.messages import (
+    HASH_SIZE,
+    BlockValue,
+    InvalidMessage,
+    Proposal,
+    Vote,
+    VoteKind,
+    proposal_signer,
+    sign_proposal,
+    sign_vote,
+    vote_signer,
+)
+from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.votes import (
+    MAX_VALUES_PER_VALIDATOR,
+    Added,
+    DuplicateProposal,
+    DuplicateVote,
+    HeightVotes,
+)
+from peerchain.core.consensus.wal import WalRecord
+from peerchain.core.consensus.wire import ConsensusMessage
+from peerchain.core.crypto import private_key_to_address
+from peerchain.core.errors import ConsensusHalted
+from peerchain.core.genesis import ConsensusTimeouts
+
+MAX_ROUNDS_AHEAD = 1000
+MAX_AHEAD_PER_SIGNER = 6
+
+
+class Step(IntEnum):
+    """Where the machine is in a round; NEW_HEIGHT is the pause before round 0."""
+
+    NEW_HEIGHT = 0
+    PROPOSE = 1
+    PREVOTE = 2
+    PRECOMMIT = 3
+
+
+class ConsensusMachine:
+    """One validator's (or observer's, without `private_key`) Tendermint instance.
+
+    `height` is the next height to decide (last committed + 1); `wal` holds the records
+    this validator persisted, any heights (older ones are skipped); `last_block_hash` is
+    the block committed at `height - 1`, if known, to notice a conflicting certificate.
+    """
+
+    def __init__(
+        self,
+        *,
+        chain_id: int,
+        validators: ValidatorSet,
+        timeouts: ConsensusTimeouts,
+        height: int,
+        private_key: bytes | None = None,
+        wal: Iterable[WalRecord] = (),
+        last_block_hash: bytes | None = None,
+    ) -> None:
+        if height < 1:
+            raise ValueError("heights start at 1")
+        self.chain_id = chain_id
+        self.validators = validators
+        self.timeouts = timeouts
+        self.address = private_key_to_address(private_key) if private_key else None
+        self._key = private_key if self.address in validators else None
+        self.last_block_hash = last_block_hash
+        self._halted: str | None = None
+        self._now = 0.0
+        self._out: list[Output] = []
+        self._ahead: dict[bytes, list[Proposal | Vote]] = {}
+        self._enter_height(height)
+        self._restore([r for r in wal if _height_of(r) == height])
+
+    # --- public face ----------------------------------------------------------------------
+
+    def handle(self, event: Event, now: float) -> list[Output]:
+        """Apply one event at time `now`; return the outputs, to be carried out in order.
+
+        Raises InvalidMessage (peer's fault, nothing changed) or ConsensusHalted.
+        """
+        if self._halted is not None:
+            raise ConsensusHalted(self._halted)
+        self._now = now
+        self._out = []
+        match event:
+            case Started():
+                self._on_started()
+            case ProposalReceived(proposal):
+                self._on_proposal(proposal)
+            case VoteReceived(vote):
+                self._on_vote(vote)
+            case CommitReceived(commit):
+                self._on_commit(commit)
+            case TimeoutFired(timeout):
+                self._on_timeout(timeout)
+            case BlockPrepared(height, round, block):
+                self._on_block_prepared(height, round, block)
+            case ProposalValidated(height, block, valid):
+                if height == self.height:
+                    self._validity[block] = valid
+                    self._validating.discard(block)
+            case CatchUpRequested(peer, height, round):
+                self._on_catch_up(peer, height, round)
+        self._advance()
+        out, self._out = self._out, []
+        return out
+
+    def next_timeout(self) -> Timeout | None:
+        """The earliest pending timeout, for a node that keeps a single timer."""
+        return min(self._timeouts.values(), default=None)
+
+    @property
+    def halted(self) -> str | None:
+        """Why the machine halted, or None."""
+        return self._halted
+
+    def proposal(self, height: int, round: int) -> Proposal | None:
+        """The (first) proposal received for (height, round), if it is the current height."""
+        if height != self.height:
+            return None
+        return self._first_proposal(round)
+
+    def votes(self, height: int, round: int, kind: VoteKind) -> tuple[Vote, ...]:
+        """The votes counted for (height, round, kind), if it is the current height."""
+        found = self._votes.find(round, kind) if height == self.height else None
+        return found.votes() if found is not None else ()
+
+    # --- height and round -----------------------------------------------------------------
+
+    def _enter_height(self, height: int) -> None:
+        self.height = height
+        self.round = 0
+        self.step = Step.NEW_HEIGHT
+        self.locked_value: bytes | None = None
+        self.locked_round = -1
+        self.valid_value: BlockValue | None = None
+        self.valid_round = -1
+        self._votes = HeightVotes(self.validators)
+        self._proposed: dict[int, dict[bytes, Proposal]] = {}
+        self._certified: dict[bytes, BlockValue] = {}
+        self._validity: dict[BlockValue, bool] = {}
+        self._validating: set[BlockValue] = set()
+        self._own_votes: dict[tuple[int, VoteKind], Vote] = {}
+        self._own_proposals: dict[int, Proposal] = {}
+        self._prevote_timeout_rounds: set[int] = set()
+        self._precommit_timeout_rounds: set[int] = set()
+        self._lock_rounds: set[int] = set()
+        self._decidable: list[tuple[int, bytes]] = []
+        self._timeouts: dict[tuple[int, TimeoutKind], Timeout] = {}
+
+    def _restore(self, records: list[WalRecord]) -> None:
+        """Resume from own WAL records of the current height."""
+        for record in records:
+            signer = record.proposer if isinstance(record, Proposal) else record.validator
+            if signer != self.address or self._key is None:
+                self._halt("the WAL holds messages of another validator")
+            if isinstance(record, Proposal):
+                self._own_proposals[record.round] = record
+                continue
+            prior = self._own_votes.get((record.round, record.kind))
+            if prior is not None and prior.block_hash != record.block_hash:
+                self._halt(f"the WAL holds conflicting own votes: {prior} and {record}")
+            self._own_votes[(record.round, record.kind)] = record
+            self._count_vote(record)
+        if not records:
+            return
+        self.round = max(_round_of(r) for r in records)
+        if (self.round, VoteKind.PRECOMMIT) in self._own_votes:
+            self.step = Step.PRECOMMIT
+        elif (self.round, VoteKind.PREVOTE) in self._own_votes:
+            self.step = Step.PREVOTE
+        else:
+            self.step = Step.PROPOSE
+        locks = [
+            v
+            for (_, kind), v in self._own_votes.items()
+            if kind is VoteKind.PRECOMMIT and v.block_hash is not None
+        ]
+        if locks:
+            lock = max(locks, key=lambda v: v.round)
+            self.locked_value, self.locked_round = lock.block_hash, lock.round
+
+    def _on_started(self) -> None:
+        if self.step <= Step.PROPOSE:
+            self._start_round(self.round)
+            return
+        own = self._own_proposals.get(self.round)
+        if own is not None:
+            self._out.append(Broadcast(own))
+        for kind in VoteKind:
+            vote = self._own_votes.get((self.round, kind))
+            if vote is not None:
+                self._out.append(Broadcast(vote))
+
+    def _start_round(self, round: int) -> None:
+        """StartRound (lines 11-21)."""
+        self.round = round
+        self.step = Step.PROPOSE
+        self._timeouts = {k: t for k, t in self._timeouts.items() if k[0] >= round}
+        if self.address != self.validators.proposer(self.height, round) or self._key is None:
+            self._schedule(TimeoutKind.PROPOSE)
+        elif (own := self._own_proposals.get(round)) is not None:
+            self._out.append(Broadcast(own))
+        elif self.valid_value is not None:
+            self._propose(self.valid_value, self.valid_round)
+        else:
+            self._out.append(PrepareBlock(self.height, round))
+
+    def _schedule(self, kind: TimeoutKind) -> None:
+        t = self.timeouts
+        base, delta = {
+            TimeoutKind.PROPOSE: (t.propose_ms, t.propose_delta_ms),
+            TimeoutKind.PREVOTE: (t.prevote_ms, t.prevote_delta_ms),
+            TimeoutKind.PRECOMMIT: (t.precommit_ms, t.precommit_delta_ms),
+            TimeoutKind.COMMIT: (t.commit_ms, 0),
+        }[kind]
+        timeout = Timeout(
+            self._now + (base + self.round * delta) / 1000, self.height, self.round, kind
+        )
+        self._timeouts[(self.round, kind)] = timeout
+        self._out.append(ScheduleTimeout(timeout))
+
+    # --- signing --------------------------------------------------------------------------
+
+    def _propose(self, block: BlockValue, pol_round: int) -> None:
+        assert self._key is not None
+        proposal = sign_proposal(
+            self._key, self.chain_id, self.height, self.round, pol_round, block,
+            proposer=self.address,
+        )  # fmt: skip
+        self._own_proposals[self.round] = proposal
+        self._out += [PersistWal(proposal), Broadcast(proposal)]
+
+    def _cast(self, kind: VoteKind, block_hash: bytes | None) -> None:
+        """Sign and send this validator's vote of the current round, exactly once."""
+        if self._key is None:
+            return
+        prior = self._own_votes.get((self.round, kind))
+        if prior is not None:
+            if prior.block_hash != block_hash:
+                self._halt(f"asked to sign {kind.name} {block_hash!r} after {prior}")
+            return
+        vote = sign_vote(
+            self._key, self.chain_id, kind, self.height, self.round, block_hash,
+            validator=self.address,
+        )  # fmt: skip
+        self._own_votes[(self.round, kind)] = vote
+        self._out += [PersistWal(vote), Broadcast(vote)]
+
+    def _halt(self, reason: str) -> None:
+        self._halted = reason
+        raise ConsensusHalted(reason)
+
+    # --- incoming messages ----------------------------------------------------------------
+
+    def _on_vote(self, vote: Vote) -> None:
+        if vote.height != self.height or vote.round > self.round + MAX_ROUNDS_AHEAD:
+            if vote.height == self.height + 1:
+                self._check_vote(vote)
+                self._keep_ahead(vote.validator, vote)
+            return
+        found = self._votes.find(vote.round, vote.kind)
+        if found is not None and vote in found:
+            return
+        self._check_vote(vote)
+        self._count_vote(vote)
+
+    def _check_vote(self, vote: Vote) -> None:
+        if vote.validator not in self.validators:
+            raise InvalidMessage("vote from a non-validator")
+        if vote_signer(self.chain_id, vote) != vote.validator:
+            raise InvalidMessage("vote signature does not match its validator")
+
+    def _count_vote(self, vote: Vote) -> None:
+        outcome = self._votes.add(vote)
+        if outcome is Added.CONFLICT:
+            first = self._votes.get(vote.round, vote.kind).first_vote(vote.validator)
+            assert first is not None
+            self._out.append(ReportEvidence(DuplicateVote(first, vote)))
+        if (
+            outcome in (Added.NEW, Added.CONFLICT)
+            and vote.kind is VoteKind.PRECOMMIT
+            and vote.block_hash is not None
+            and self._votes.get(vote.round, vote.kind).has_quorum_for(vote.block_hash)
+            and (vote.round, vote.block_hash) not in self._decidable
+        ):
+            for _, other in self._decidable:
+                if other != vote.block_hash:
+                    self._halt(
+                        f"two blocks have precommit quorums at height {self.height}: "
+                        f"{other.hex()} and {vote.block_hash.hex()}"
+                    )
+            self._decidable.append((vote.round, vote.block_hash))
+
+    def _on_proposal(self, proposal: Proposal) -> None:
+        p = proposal
+        if p.height != self.height or p.round > self.round + MAX_ROUNDS_AHEAD:
+            if p.height == self.height + 1:
+                self._check_proposal(p)
+                self._keep_ahead(p.proposer, p)
+            return
+        if self._proposed.get(p.round, {}).get(p.block.hash) == p:
+            return
+        self._check_proposal(p)
+        self._accept_proposal(p)
+
+    def _check_proposal(self, p: Proposal) -> None:
+        if not -1 <= p.pol_round < p.round or len(p.block.hash) != HASH_SIZE:
+            raise InvalidMessage("proposal with a bad pol round or block hash")
+        if p.proposer != self.validators.proposer(p.height, p.round):
+            raise InvalidMessage(f"proposal not from the proposer of {p.height}/{p.round}")
+        if proposal_signer(self.chain_id, p) != p.proposer:
+            raise InvalidMessage("proposal signature does not match its proposer")
+
+    def _accept_proposal(self, p: Proposal) -> None:
+        known = self._proposed.setdefault(p.round, {})
+        first = next(iter(known.values()), None)
+        if first is None:
+            self._votes.note_participant(p.round, p.proposer)
+        elif p.block.hash in known or len(known) >= MAX_VALUES_PER_VALIDATOR:
+            return  # the same block again (other pol round), or beyond what we keep
+        else:
+            self._out.append(ReportEvidence(DuplicateProposal(first, p)))
+        known[p.block.hash] = p
+        self._request_validation(p.block)
+
+    def _keep_ahead(self, signer: bytes, message: Proposal | Vote) -> None:
+        kept = self._ahead.setdefault(signer, [])
+        if len(kept) < MAX_AHEAD_PER_SIGNER and message not in kept:
+            kept.append(message)
+
+    def _request_validation(self, block: BlockValue) -> None:
+        if block not in self._validity and block not in self._validating:
+            self._validating.add(block)
+            self._out.append(ValidateBlock(self.height, block))
+
+    def _on_commit(self, commit: Commit) -> None:
+        certificate = commit.certificate
+        if certificate.height == self.height - 1:
+            if self.last_block_hash not in (None, certificate.block_hash):
+                verify_certificate(certificate, self.validators, self.chain_id)
+                self._halt(f"a valid certificate for another block at height {self.height - 1}")
+            return
+        if certificate.height != self.height:
+            return
+        if commit.block.hash != certificate.block_hash:
+            raise InvalidMessage("commit block does not match its certificate")
+        verify_certificate(certificate, self.validators, self.chain_id)
+        for vote in certificate.votes():
+            if vote not in self._votes.get(vote.round, vote.kind):
+                self._count_vote(vote)
+        held = self._certified.get(certificate.block_hash)
+        if held is None or self._validity.get(held) is False:
+            self._certified[certificate.block_hash] = commit.block
+            self._request_validation(commit.block)
+
+    def _on_timeout(self, timeout: Timeout) -> None:
+        """OnTimeoutPropose, OnTimeoutPrevote, OnTimeoutPrecommit (lines 57-67)."""
+        if timeout.height != self.height:
+            return
+        self._timeouts.pop((timeout.round, timeout.kind), None)
+        if timeout.round != self.round:
+            return
+        if timeout.kind is TimeoutKind.PROPOSE and self.step is Step.PROPOSE:
+            self._cast(VoteKind.PREVOTE, None)
+            self.step = Step.PREVOTE
+        elif timeout.kind is TimeoutKind.PREVOTE and self.step is Step.PREVOTE:
+            self._cast(VoteKind.PRECOMMIT, None)
+            self.step = Step.PRECOMMIT
+        elif timeout.kind is TimeoutKind.PRECOMMIT:
+            self._start_round(self.round + 1)
+        elif timeout.kind is TimeoutKind.COMMIT and self.step is Step.NEW_HEIGHT:
+            self._start_round(0)
+
+    def _on_block_prepared(self, height: int, round: int, block: BlockValue) -> None:
+        """getValue() answered (line 18)."""
+        if (
+            (height, round) == (self.height, self.round)
+            and self.step is Step.PROPOSE
+            and round not in self._own_proposals
+            and self._key is not None
+            and self.address == self.validators.proposer(height, round)
+        ):
+            self._validity[block] = True  # the application executed it to build it
+            self._propose(block, -1)
+
+    def _on_catch_up(self, peer: bytes, height: int, round: int) -> None:
+        if height != self.height:
+            return
+        rounds = {round, self.round}
+        for r in sorted(rounds):
+            rounds.update(p.pol_round for p in self._proposed.get(r, {}).values())
+        rounds.discard(-1)
+        messages: list[ConsensusMessage] = []
+        for r in sorted(rounds):
+            messages += self._proposed.get(r, {}).values()
+            messages += self.votes(height, r, VoteKind.PREVOTE)
+            messages += self.votes(height, r, VoteKind.PRECOMMIT)
+        self._out += [SendTo(peer, m) for m in messages]
+
+    # --- the upon rules -------------------------------------------------------------------
+
+    def _advance(self) -> None:
+        while (
+            self._upon_decision()
+            or self._upon_round_skip()
+            or self._upon_proposal_in_propose()
+            or self._upon_prevotes_any()
+            or self._upon_proposal_and_prevotes()
+            or self._upon_nil_prevotes()
+            or self._upon_precommits_any()
+        ):
+            pass
+
+    def _first_proposal(self, round: int) -> Proposal | None:
+        return next(iter(self._proposed.get(round, {}).values()), None)
+
+    def _proposed_block(self, round: int, block_hash: bytes) -> BlockValue | None:
+        found = self._proposed.get(round, {}).get(block_hash)
+        return found.block if found is not None else None
+
+    def _upon_decision(self) -> bool:
+        """Lines 49-54: a proposal of round r and 2f+1 precommits for it in r: decide."""
+        for round, block_hash in self._decidable:
+            for block in (self._proposed_block(round, block_hash), self._certified.get(block_hash)):
+                if block is None:
+                    continue
+                valid = self._validity.get(block)
+                if valid is None:
+                    self._request_validation(block)
+                elif valid:
+                    self._decide(round, block)
+                    return True
+        return False
+
+    def _decide(self, round: int, block: BlockValue) -> None:
+        precommits = self._votes.get(round, VoteKind.PRECOMMIT).votes_for(block.hash)
+        self._out.append(CommitBlock(self.height, block, certificate_from_votes(precommits)))
+        self.last_block_hash = block.hash
+        ahead = [m for kept in self._ahead.values() for m in kept]
+        self._ahead = {}
+        self._enter_height(self.height + 1)
+        if self.timeouts.commit_ms > 0:
+            self._schedule(TimeoutKind.COMMIT)
+        else:
+            self._start_round(0)
+        for message in ahead:
+            if isinstance(message, Vote):
+                self._count_vote(message)
+            else:
+                self._accept_proposal(message)
+
+    def _upon_round_skip(self) -> bool:
+        """Lines 55-56: f+1 messages of a higher round: start that round."""
+        target = self._votes.skip_target(self.round)
+        if target is None:
+            return False
+        self._start_round(target)
+        return True
+
+    def _upon_proposal_in_propose(self) -> bool:
+        """Lines 22-27 (no proof of lock) and 28-33 (with one from round vr)."""
+        proposal = self._first_proposal(self.round)
+        if self.step is not Step.PROPOSE or proposal is None:
+            return False
+        v, vr = proposal.block, proposal.pol_round
+        if vr >= 0:
+            prevotes = self._votes.find(vr, VoteKind.PREVOTE)
+            if prevotes is None or not prevotes.has_quorum_for(v.hash):
+                return False
+        valid = self._validity.get(v)
+        if valid is None:
+            return False
+        unlocked = self.locked_round <= vr if vr >= 0 else self.locked_round == -1
+        good = valid and (unlocked or self.locked_value == v.hash)
+        self._cast(VoteKind.PREVOTE, v.hash if good else None)
+        self.step = Step.PREVOTE
+        return True
+
+    def _upon_prevotes_any(self) -> bool:
+        """Lines 34-35: 2f+1 prevotes for anything, the first time: timeoutPrevote."""
+        if self.step is not Step.PREVOTE or self.round in self._prevote_timeout_rounds:
+            return False
+        prevotes = self._votes.find(self.round, VoteKind.PREVOTE)
+        if prevotes is None or not prevotes.has_quorum_any():
+            return False
+        self._prevote_timeout_rounds.add(self.round)
+        self._schedule(TimeoutKind.PREVOTE)
+        return True
+
+    def _upon_proposal_and_prevotes(self) -> bool:
+        """Lines 36-43: a valid proposal and 2f+1 prevotes for it, the first time: lock
+        and precommit it if still prevoting; it becomes the valid value either way."""
+        if self.step < Step.PREVOTE or self.round in self._lock_rounds:
+            return False
+        block = self._polka_block()
+        if block is None:
+            return False
+        self._lock_rounds.add(self.round)
+        if self.step is Step.PREVOTE:
+            self.locked_value, self.locked_round = block.hash, self.round
+            self._cast(VoteKind.PRECOMMIT, block.hash)
+            self.step = Step.PRECOMMIT
+        self.valid_value, self.valid_round = block, self.round
+        return True
+
+    def _polka_block(self) -> BlockValue | None:
+        """A valid block proposed in this round with 2f+1 prevotes in it, if any."""
+        prevotes = self._votes.find(self.round, VoteKind.PREVOTE)
+        for block_hash in prevotes.quorums if prevotes is not None else ():
+            block = self._proposed_block(self.round, block_hash) if block_hash else None
+            if block is not None and self._validity.get(block):
+                return block
+        return None
+
+    def _upon_nil_prevotes(self) -> bool:
+        """Lines 44-46: 2f+1 nil prevotes while prevoting: precommit nil."""
+        if self.step is not Step.PREVOTE:
+            return False
+        prevotes = self._votes.find(self.round, VoteKind.PREVOTE)
+        if prevotes is None or not prevotes.has_quorum_for(None):
+            return False
+        self._cast(VoteKind.PRECOMMIT, None)
+        self.step = Step.PRECOMMIT
+        return True
+
+    def _upon_precommits_any(self) -> bool:
+        """Lines 47-48: 2f+1 precommits for anything, the first time: timeoutPrecommit."""
+        if self.round in self._precommit_timeout_rounds or self.step is Step.NEW_HEIGHT:
+            return False
+        precommits = self._votes.find(self.round, VoteKind.PRECOMMIT)
+        if precommits is None or not precommits.has_quorum_any():
+            return False
+        self._precommit_timeout_rounds.add(self.round)
+        self._schedule(TimeoutKind.PRECOMMIT)
+        return True
+
+
+def _height_of(record: WalRecord) -> int:
+    return record.height
+
+
+def _round_of(record: WalRecord) -> int:
+    return record.round
