@@ -152,12 +152,9 @@ class TcpLink:
             log.info("disconnecting peer %s: %s", self.name, reason)
             self._queues[0].append(encode_message(Disconnect(reason[:200])))
         self._wakeup.set()
-        with contextlib.suppress(asyncio.QueueFull):
-            self._inbox.put_nowait(None)
         if self._inbox.full():
-            # Make room for the close marker: the consumer must learn the link is gone.
-            self._inbox.get_nowait()
-            self._inbox.put_nowait(None)
+            self._inbox.get_nowait()  # room for the close marker: the consumer must see it
+        self._inbox.put_nowait(None)
         self._finisher = asyncio.create_task(self._finish(notify))
 
     async def _finish(self, flush: bool) -> None:
@@ -344,7 +341,8 @@ class TcpTransport:
             raise LinkClosed(reason, offence) from exc
         result = handshake.result
         assert result is not None
-        link = TcpLink(reader, writer, handshake.channel(), result, direction, self.config)
+        channel = handshake.channel(self.config.max_message_size)
+        link = TcpLink(reader, writer, channel, result, direction, self.config)
         link.start(handshake.leftover)
         if result.rejection is not None:
             offence = Offence.INCOMPATIBLE if result.incompatible else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from peerchain.core.crypto import ed25519_sign, ed25519_verify
 from peerchain.core.errors import DecodeError
 from peerchain.core.p2p.channel import PACKET_PREFIX_SIZE, SecureChannel
-from peerchain.core.p2p.frames import FrameDecoder, FrameError, encode_frame
+from peerchain.core.p2p.frames import MAX_MESSAGE_SIZE, FrameDecoder, FrameError, encode_frame
 from peerchain.core.p2p.identity import NodeKey, node_id_from_public_key
 from peerchain.core.p2p.messages import Hello, MessageError, decode_message, encode_message
 from peerchain.core.p2p.noise import NoiseError, NoiseSession
@@ -137,11 +137,11 @@ class Handshake:
                 break
         return out
 
-    def channel(self) -> SecureChannel:
+    def channel(self, max_message_size: int = MAX_MESSAGE_SIZE) -> SecureChannel:
         """The encrypted message stream; valid once `done`."""
         if not self.done:
             raise RuntimeError("handshake not done")
-        return SecureChannel(self._session)
+        return SecureChannel(self._session, max_message_size=max_message_size)
 
     # --- internals --------------------------------------------------------------------
 
