@@ -14,6 +14,7 @@ from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
 from peerchain.node.ports import ChainStore, Changes, StorageError
 
 GENESIS_KEY = b"genesis-hash"
+CHAIN_ID_KEY = b"chain-id"
 
 
 class GenesisMismatch(StorageError):
@@ -27,15 +28,17 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.engine = ExecutionEngine(store, genesis)
+        chain_id = genesis.chain_id.to_bytes(32, "big")
         stored = store.get_meta(GENESIS_KEY)
         if stored is None:
             block, changes = self.engine.genesis_changes()
-            store.write(changes, {GENESIS_KEY: block.hash})
-        elif stored != self.engine.genesis_hash:
+            store.write(changes, {GENESIS_KEY: block.hash, CHAIN_ID_KEY: chain_id})
+        elif stored != self.engine.genesis_hash or store.get_meta(CHAIN_ID_KEY) != chain_id:
+            stored_id = int.from_bytes(store.get_meta(CHAIN_ID_KEY) or b"", "big")
             raise GenesisMismatch(
-                f"data directory belongs to another chain (genesis 0x{stored.hex()}, "
-                f"this genesis is 0x{self.engine.genesis_hash.hex()}); "
-                "use another --datadir or remove this one"
+                f"data directory belongs to another chain (chain id {stored_id}, genesis "
+                f"0x{stored.hex()}; this genesis has chain id {genesis.chain_id}, genesis "
+                f"0x{self.engine.genesis_hash.hex()}); use another --datadir or remove this one"
             )
         self._head = self.engine.head()
 
