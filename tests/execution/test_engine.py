@@ -12,6 +12,7 @@ from peerchain.core.crypto import keccak256
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import GenesisAccount
 from peerchain.core.kv import apply_changes
+from peerchain.core.transactions import Authorization, UnsignedTransaction, sign_transaction
 from peerchain.execution.engine import ExecutionEngine, InvalidBlock
 
 from .conftest import (
@@ -20,6 +21,7 @@ from .conftest import (
     COINBASE,
     ETHER,
     GWEI,
+    KEYS,
     DictChain,
     funded_genesis,
     sign,
@@ -196,3 +198,31 @@ def test_chain_reads_and_rewind(chain: DictChain) -> None:
     assert chain.head.number == 2 and engine.get_block_by_number(2) == replacement.block
     third = chain.mine([])
     assert engine.get_block_by_number(3) == third.block
+
+
+def test_cancun_chain_runs_and_leaves_out_what_cancun_lacks() -> None:
+    cancun = DictChain(funded_genesis(fork="Cancun"))
+    prague = DictChain(funded_genesis())
+    assert cancun.engine.genesis_hash != prague.engine.genesis_hash
+    assert cancun.head.requests_hash is None and prague.head.requests_hash is not None
+    auth = Authorization(chain_id=CHAIN_ID, address=RECIPIENT, nonce=1, y_parity=0, r=1, s=1)
+    set_code = sign_transaction(
+        UnsignedTransaction(
+            type=4,
+            chain_id=CHAIN_ID,
+            nonce=0,
+            gas_limit=100_000,
+            max_fee_per_gas=10 * GWEI,
+            max_priority_fee_per_gas=GWEI,
+            to=RECIPIENT,
+            authorization_list=(auth,),
+        ),
+        KEYS[0],
+    )
+    transfer = sign(1, 0, to=RECIPIENT, value=1)
+    executed = cancun.mine([set_code, transfer])
+    assert executed.block.transactions == (transfer,)
+    assert executed.skipped[0][0] == set_code and "not supported" in executed.skipped[0][1]
+    replay = DictChain(cancun.genesis)
+    assert replay.engine.execute_block(executed.block.rlp).block == executed.block
+    assert prague.mine([set_code]).block.transactions == (set_code,)

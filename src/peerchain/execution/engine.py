@@ -9,17 +9,23 @@ transaction. Once persisted, every later read sees them through the reader.
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, StateAPI
+from eth.abc import AccountDatabaseAPI, BlockAPI, BlockHeaderAPI, StateAPI
 from eth.chains.base import Chain
 from eth.db.chain_gaps import reopen_gap
 from eth.db.schema import SchemaV1
-from eth.exceptions import BlockNotFound, HeaderNotFound, TransactionNotFound
+from eth.exceptions import (
+    BlockNotFound,
+    HeaderNotFound,
+    TransactionNotFound,
+    UnrecognizedTransactionType,
+)
 from eth.rlp.sedes import chain_gaps
 from eth.vm.chain_context import ChainContext
 from eth_typing import Address, BlockNumber, Hash32
@@ -42,6 +48,13 @@ from peerchain.execution.db import open_overlay
 from peerchain.execution.vm import FORKS
 
 MAX_EXTRA_DATA = 32
+# What py-evm raises for bytes it cannot decode into a block or transaction.
+_UNDECODABLE = (
+    rlp.DecodingError,
+    rlp.DeserializationError,
+    UnrecognizedTransactionType,
+    ValueError,
+)
 _CACHE_SIZE = 256
 
 K = TypeVar("K")
@@ -172,9 +185,11 @@ class ExecutionEngine:
     ) -> ExecutedBlock:
         """Execute `txs` in order on `parent`'s state as a new block.
 
-        Transactions invalid at their turn are skipped, with the reason. Raises
-        InvalidBlock if the header settings themselves are invalid (timestamp not
-        after the parent's, extra data over 32 bytes, unknown parent, gas limit).
+        Transactions invalid at their turn are skipped, with the reason. `parent`
+        is normally the canonical head: the block becomes the head when its changes
+        are persisted. Raises InvalidBlock if the header settings themselves are
+        invalid (timestamp not after the parent's, extra data over 32 bytes, unknown
+        parent, gas limit beyond the 1/1024 step from the parent's).
         """
         if timestamp <= parent.timestamp:
             raise InvalidBlock(
@@ -196,7 +211,7 @@ class ExecutionEngine:
                 difficulty=0,
             )
         except ValidationError as exc:
-            raise InvalidBlock(str(exc)) from exc
+            raise InvalidBlock(_reason(exc)) from exc
         vm = self._machine.building_vm(
             header=header,
             chaindb=chain.chaindb,
@@ -206,8 +221,13 @@ class ExecutionEngine:
         builder = vm.get_transaction_builder()
         by_evm: dict[int, Transaction] = {}
         candidates = []
+        undecodable: list[tuple[Transaction, str]] = []
         for tx in txs:
-            evm_tx = builder.decode(tx.raw)
+            try:
+                evm_tx = builder.decode(tx.raw)
+            except _UNDECODABLE as exc:
+                undecodable.append((tx, f"transaction not supported by the VM: {_reason(exc)}"))
+                continue
             prime_sender(evm_tx, tx.sender)
             by_evm[id(evm_tx)] = tx
             candidates.append(evm_tx)
@@ -216,10 +236,10 @@ class ExecutionEngine:
             result = vm.import_block(candidate)
             chain.persist_block(result.block)
         except ValidationError as exc:
-            raise InvalidBlock(str(exc)) from exc
+            raise InvalidBlock(_reason(exc)) from exc
         evm_block = result.block
         block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
-        skipped = tuple((by_evm[id(t)], reason) for t, reason in vm.skipped)
+        skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
         receipts = self._block_receipts(chain, evm_block.header, block)
         return ExecutedBlock(block, receipts, skipped, dict(changes))
 
@@ -233,8 +253,8 @@ class ExecutionEngine:
         """
         try:
             evm_block = rlp.decode(block_rlp, sedes=self._vm.get_block_class())
-        except (rlp.DecodingError, rlp.DeserializationError, ValueError) as exc:
-            raise InvalidBlock(f"malformed block: {exc}") from exc
+        except _UNDECODABLE as exc:
+            raise InvalidBlock(f"malformed block: {_reason(exc)}") from exc
         transactions = self._decode_transactions(evm_block)
         chain, changes = self._open()
         if not chain.chaindb.header_exists(evm_block.header.parent_hash):
@@ -244,7 +264,7 @@ class ExecutionEngine:
         try:
             imported = chain.import_block(evm_block).imported_block
         except (ValidationError, ValueError) as exc:
-            raise InvalidBlock(f"block {evm_block.number}: {exc}") from exc
+            raise InvalidBlock(f"block {evm_block.number}: {_reason(exc)}") from exc
         block = self._to_block(imported, transactions)
         receipts = self._block_receipts(chain, imported.header, block)
         return ExecutedBlock(block, receipts, (), dict(changes))
@@ -351,26 +371,25 @@ class ExecutionEngine:
         )
 
     # --- state reads --------------------------------------------------------------
-    def state_at(self, header: Header) -> StateAPI:
-        """py-evm state after block `header`, over a throwaway overlay."""
-        chain, _ = self._open()
-        evm_header = self._evm_header(chain, header.hash)
-        state: StateAPI = self._vm.build_state(chain.chaindb.db, evm_header, self._chain_context)
-        return state
+    def _accounts(self, header: Header) -> AccountDatabaseAPI:
+        """The accounts under `header`'s state root, over a throwaway overlay."""
+        db, _ = open_overlay(self._reader)
+        account_db_class = self._vm.get_state_class().get_account_db_class()
+        accounts: AccountDatabaseAPI = account_db_class(db, Hash32(header.state_root))
+        return accounts
 
     def get_balance(self, address: bytes, header: Header) -> int:
-        return int(self.state_at(header).get_balance(Address(address)))
+        return self._accounts(header).get_balance(Address(address))
 
     def get_nonce(self, address: bytes, header: Header) -> int:
-        return int(self.state_at(header).get_nonce(Address(address)))
+        return self._accounts(header).get_nonce(Address(address))
 
     def get_code(self, address: bytes, header: Header) -> bytes:
-        return bytes(self.state_at(header).get_code(Address(address)))
+        return bytes(self._accounts(header).get_code(Address(address)))
 
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
         """The 32-byte value of a storage slot."""
-        value = self.state_at(header).get_storage(Address(address), slot)
-        return int(value).to_bytes(32, "big")
+        return self._accounts(header).get_storage(Address(address), slot).to_bytes(32, "big")
 
     def get_proof(self, address: bytes, slots: Sequence[int], header: Header) -> AccountProof:
         """Account and storage-slot values at `header` with their Merkle proofs."""
@@ -397,6 +416,17 @@ class ExecutionEngine:
         evm_header = self._evm_header(chain, header.hash)
         state = calls.call_state(self._vm, chain.chaindb, evm_header, self._chain_context, request)
         return state, evm_header.gas_limit
+
+
+def _reason(exc: Exception, limit: int = 300) -> str:
+    """A library error's message on one line, cut to a readable length.
+
+    py-evm's "locally executed block differs" error is reduced to the field names."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if text.startswith("Mismatch between locally executed block"):
+        fields = re.findall(r"- ([\w.]+): \(locally executed block\)", text)
+        return "result differs from the block's header: " + ", ".join(fields)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _encode_gaps(gaps: Any) -> bytes:
