@@ -320,3 +320,20 @@ def test_malformed_raw_transactions_get_errors(chain: Chain, raw: bytes) -> None
     if "error" in answer:
         assert answer["error"]["code"] in (-32000, -32602), answer
     assert chain.app.call("eth_chainId")["result"] == hex(CHAIN_ID)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the node's transaction decoder lets RecursionError escape on RLP nested "
+    "deeper than the recursion limit; it should be a DecodeError (-32000)",
+)
+def test_deeply_nested_raw_transaction_is_a_decode_error(chain: Chain) -> None:
+    payload = b"\xc0"
+    for _ in range(110_000):
+        n = len(payload)
+        length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        payload = (bytes([0xC0 + n]) if n < 56 else bytes([0xF7 + len(length)]) + length) + (
+            payload
+        )
+    answer = chain.app.call("eth_sendRawTransaction", "0x02" + payload.hex())
+    assert answer["error"]["code"] == -32000, answer
