@@ -6,6 +6,8 @@ import pytest
 import rlp
 from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
 from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
+from eth_keys.backends import get_backend
+from eth_keys.backends.coincurve import CoinCurveECCBackend
 
 from peerchain.core.bloom import bloom_matches
 from peerchain.core.crypto import keccak256
@@ -226,3 +228,8 @@ def test_cancun_chain_runs_and_leaves_out_what_cancun_lacks() -> None:
     replay = DictChain(cancun.genesis)
     assert replay.engine.execute_block(executed.block.rlp).block == executed.block
     assert prague.mine([set_code]).block.transactions == (set_code,)
+
+
+def test_py_evm_recovers_signatures_with_coincurve() -> None:
+    # Without coincurve eth_keys falls back to pure Python, several times slower.
+    assert isinstance(get_backend(), CoinCurveECCBackend)
