@@ -76,3 +76,16 @@ def test_revert_reason_decoding() -> None:
     assert revert_reason(payload) == "hi"
     assert revert_reason(b"") is None
     assert revert_reason(bytes.fromhex("08c379a0") + word(32) + word(99)) is None
+
+
+def test_estimate_with_a_fee_is_capped_by_what_the_sender_can_pay(chain: DictChain) -> None:
+    poor = b"\x98" * 20
+    fee = 10**10
+    funded = chain.mine([sign(0, 0, to=poor, value=30_000 * fee)])
+    assert funded.receipts[0].status == 1
+    head = chain.head
+    transfer = CallRequest(sender=poor, to=b"\x99" * 20, max_fee_per_gas=fee)
+    assert chain.engine.estimate_gas(transfer, head) == 21_000
+    too_much = CallRequest(sender=poor, to=b"\x99" * 20, value=29_000 * fee, max_fee_per_gas=fee)
+    with pytest.raises(ExecutionFailed):
+        chain.engine.estimate_gas(too_much, head)

@@ -55,10 +55,17 @@ def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> b
 def estimate_gas(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> int:
     """The least gas limit with which `request` succeeds (binary search).
 
-    Raises ExecutionReverted (with the revert data) or ExecutionFailed when it fails
-    even with all the gas allowed.
+    The search stops at the block's gas limit, or at what the sender can pay for
+    when a fee is given. Raises ExecutionReverted (with the revert data) or
+    ExecutionFailed when it fails even with all the gas allowed.
     """
     hi = request.gas if request.gas is not None else gas_cap
+    fee_cap = request.max_fee_per_gas or request.gas_price or 0
+    if fee_cap:
+        balance = state.get_balance(Address(request.sender or ZERO_ADDRESS))
+        if request.value > balance:
+            raise ExecutionFailed("insufficient funds for transfer")
+        hi = min(hi, (balance - request.value) // fee_cap)
     computation = _run(state, builder, request, hi)
     _raise_for(computation, hi)
     used = hi - computation.get_gas_remaining()
