@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 import rlp
 from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
-from eth.vm.forks.prague.constants import HISTORY_STORAGE_ADDRESS, HISTORY_STORAGE_CONTRACT_CODE
+from eth.vm.forks.prague.constants import (
+    HISTORY_STORAGE_ADDRESS,
+    HISTORY_STORAGE_CONTRACT_CODE,
+    WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+)
 from eth_keys.backends import get_backend
 from eth_keys.backends.coincurve import CoinCurveECCBackend
 
@@ -32,6 +36,9 @@ from .conftest import (
 )
 
 STORED_TOPIC = keccak256(b"Stored(address,uint256)")
+# Stands in for the withdrawal-request contract, which the VM calls after every block:
+# slot 0 += 1 (PUSH1 0 SLOAD PUSH1 1 ADD PUSH1 0 SSTORE STOP).
+COUNTER_CODE = bytes.fromhex("600054600101600055" + "00")
 RECIPIENT = b"\x77" * 20
 
 
@@ -128,6 +135,7 @@ def test_built_block_reimports_identically_on_a_fresh_engine() -> None:
     system = {
         HISTORY_STORAGE_ADDRESS: GenesisAccount(nonce=1, code=HISTORY_STORAGE_CONTRACT_CODE),
         BEACON_ROOTS_ADDRESS: GenesisAccount(nonce=1, code=BEACON_ROOTS_CONTRACT_CODE),
+        WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS: GenesisAccount(nonce=1, code=COUNTER_CODE),
     }
     genesis = funded_genesis()
     genesis = funded_genesis(alloc=tuple(sorted({**dict(genesis.alloc), **system}.items())))
@@ -142,8 +150,10 @@ def test_built_block_reimports_identically_on_a_fresh_engine() -> None:
         assert imported.receipts == built.receipts
         assert imported.changes == built.changes
         apply_changes(importer.store, imported.changes)
-    history_slot = builder.engine.get_storage(HISTORY_STORAGE_ADDRESS, 0, builder.head)
-    assert history_slot == parent_hash  # the block-hash history hook ran while building
+    head = builder.head
+    # The pre-block (block-hash history) and post-block (requests) hooks ran while building.
+    assert builder.engine.get_storage(HISTORY_STORAGE_ADDRESS, 0, head) == parent_hash
+    assert builder.engine.get_storage(WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, 0, head) == word(3)
 
 
 def test_tampered_blocks_are_rejected(chain: DictChain) -> None:
