@@ -322,11 +322,6 @@ def test_malformed_raw_transactions_get_errors(chain: Chain, raw: bytes) -> None
     assert chain.app.call("eth_chainId")["result"] == hex(CHAIN_ID)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the node's transaction decoder lets RecursionError escape on RLP nested "
-    "deeper than the recursion limit; it should be a DecodeError (-32000)",
-)
 def test_deeply_nested_raw_transaction_is_a_decode_error(chain: Chain) -> None:
     payload = b"\xc0"
     for _ in range(110_000):

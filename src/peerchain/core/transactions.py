@@ -151,6 +151,8 @@ def decode_rlp(data: bytes) -> RLPItem:
         item: RLPItem = rlp.decode(data, strict=True)
     except RLPException as exc:
         raise DecodeError(f"rlp: {exc}") from exc
+    except RecursionError as exc:
+        raise DecodeError("rlp: lists nested too deeply") from exc
     return item
 
 

@@ -14,7 +14,7 @@ from peerchain import __version__
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.errors import PeerChainError
 from peerchain.core.fees import next_base_fee, reward_percentiles
-from peerchain.core.mempool import AccountState, Mempool
+from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
@@ -148,8 +148,7 @@ class ChainView:
 
     # --- fees -----------------------------------------------------------------
     def next_base_fee(self) -> int:
-        head = self.ledger.head
-        return next_base_fee(head.gas_used, head.gas_limit, head.base_fee_per_gas or 0)
+        return self.ledger.next_base_fee()
 
     def max_priority_fee(self) -> int:
         return DEFAULT_TIP
@@ -190,19 +189,12 @@ class ChainView:
         )
 
     # --- transactions in ---------------------------------------------------------
-    def account_state(self, address: bytes) -> AccountState:
-        head = self.ledger.head
-        engine = self.ledger.engine
-        return AccountState(
-            nonce=engine.get_nonce(address, head), balance=engine.get_balance(address, head)
-        )
-
     def admit_transaction(self, raw: bytes) -> Transaction:
         """Decode, check and add a transaction to the mempool; announce it."""
         tx = decode_transaction(raw, self.chain_id)
         self.mempool.add(
             tx,
-            account=self.account_state(tx.sender),
+            account=self.ledger.account_state(tx.sender),
             base_fee=self.next_base_fee(),
             block_gas_limit=self.ledger.head.gas_limit,
         )

@@ -95,7 +95,7 @@ class DevNode(ChainView):
             log.info("dropped transaction 0x%s: %s", tx.hash.hex(), reason)
         self.mempool.remove([tx.hash for tx, _ in executed.skipped])
         self.mempool.on_new_block(
-            [tx.hash for tx in executed.block.transactions], self.account_state
+            [tx.hash for tx in executed.block.transactions], self.ledger.account_state
         )
         self.publish_block(executed.block)
         log.info(

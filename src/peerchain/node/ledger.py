@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from peerchain.core.blocks import Block, Header, Log, Receipt
 from peerchain.core.bloom import bloom_matches, log_matches
+from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import Genesis
+from peerchain.core.mempool import AccountState
 from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
 from peerchain.node.ports import ChainStore, Changes, StorageError
 
@@ -49,6 +51,19 @@ class Ledger:
     @property
     def chain_id(self) -> int:
         return self.genesis.chain_id
+
+    def next_base_fee(self) -> int:
+        """Base fee of the block after the head."""
+        head = self._head
+        return next_base_fee(head.gas_used, head.gas_limit, head.base_fee_per_gas or 0)
+
+    def account_state(self, address: bytes) -> AccountState:
+        """Nonce and balance of an account at the head (what the mempool checks against)."""
+        head = self._head
+        return AccountState(
+            nonce=self.engine.get_nonce(address, head),
+            balance=self.engine.get_balance(address, head),
+        )
 
     def commit(self, executed: ExecutedBlock, meta: Changes | None = None) -> None:
         """Persist an executed block and the node's records for it in one write."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.errors import PeerChainError
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Hello, Message
@@ -133,3 +134,22 @@ class AddressBookStore(Protocol):
         ...
 
     def save_addresses(self, addresses: Sequence[PeerAddress]) -> None: ...
+
+
+class ConsensusWal(Protocol):
+    """The consensus write-ahead log: this validator's own proposals and votes.
+
+    `append` returns only once the record is durable; a vote is sent after that.
+    """
+
+    def records(self) -> list[WalRecord]:
+        """Every intact record (a torn tail has been dropped)."""
+        ...
+
+    def append(self, record: WalRecord) -> None: ...
+
+    def reset(self) -> None:
+        """Forget every record (after a height is committed durably)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,65 @@
+"""The consensus write-ahead log as an append-only file, fsynced on every append."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from peerchain.core.consensus.wal import WalRecord, decode_wal, encode_wal_record
+from peerchain.core.errors import DecodeError
+from peerchain.node.ports import StorageError
+
+log = logging.getLogger(__name__)
+
+
+class WalFile:
+    """A `ConsensusWal` in one file. Opening drops a torn tail (truncating the file);
+    a damaged intact frame raises StorageError rather than being trusted."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            data = path.read_bytes() if path.exists() else b""
+            contents = decode_wal(data)
+        except DecodeError as exc:
+            raise StorageError(f"consensus WAL {path} is damaged: {exc}") from exc
+        except OSError as exc:
+            raise StorageError(f"cannot read consensus WAL {path}: {exc}") from exc
+        self._records = list(contents.records)
+        if contents.discarded:
+            log.warning("dropping %d bytes of torn tail from %s", contents.discarded, path)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.ftruncate(self._fd, contents.valid_length)
+            os.lseek(self._fd, 0, os.SEEK_END)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StorageError(f"cannot open consensus WAL {path}: {exc}") from exc
+
+    def records(self) -> list[WalRecord]:
+        return list(self._records)
+
+    def append(self, record: WalRecord) -> None:
+        frame = encode_wal_record(record)
+        try:
+            written = 0
+            while written < len(frame):
+                written += os.write(self._fd, frame[written:])
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StorageError(f"cannot append to consensus WAL {self.path}: {exc}") from exc
+        self._records.append(record)
+
+    def reset(self) -> None:
+        try:
+            os.ftruncate(self._fd, 0)
+            os.lseek(self._fd, 0, os.SEEK_SET)
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise StorageError(f"cannot reset consensus WAL {self.path}: {exc}") from exc
+        self._records.clear()
+
+    def close(self) -> None:
+        os.close(self._fd)

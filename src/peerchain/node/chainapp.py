@@ -1,0 +1,174 @@
+"""The execution layer as consensus sees it: builds, checks and commits blocks.
+
+`ChainApplication` implements `core.application.Application` over a `Ledger` and a
+mempool. The proposer builds and executes a block before proposing it; a validator
+executes a received block before prevoting; `commit` persists the result computed then,
+with the block's commit certificate, in one store write. The same checks admit blocks
+that arrive by block sync, with a certificate instead of votes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from peerchain.core.blocks import Block
+from peerchain.core.chainvalue import decode_chain_value, encode_chain_value, parent_link
+from peerchain.core.consensus.certificate import (
+    CommitCertificate,
+    decode_certificate,
+    encode_certificate,
+    verify_certificate,
+)
+from peerchain.core.consensus.messages import BlockValue, InvalidMessage
+from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.crypto import keccak256
+from peerchain.core.errors import DecodeError, PeerChainError
+from peerchain.core.mempool import Mempool
+from peerchain.execution.engine import ExecutedBlock, InvalidBlock
+from peerchain.node.ledger import Ledger
+from peerchain.node.ports import Clock
+
+log = logging.getLogger(__name__)
+
+# How far ahead of our clock a proposed block's timestamp may be.
+MAX_CLOCK_DRIFT = 15
+
+
+def certificate_key(height: int) -> bytes:
+    """Meta key of the commit certificate of block `height`."""
+    return b"cert:" + height.to_bytes(8, "big")
+
+
+class ChainApplication:
+    """Block building, validation and commit for one node (an `Application`)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        mempool: Mempool,
+        validators: ValidatorSet,
+        clock: Clock,
+        coinbase: bytes,
+        on_commit: Callable[[Block], None],
+    ) -> None:
+        self.ledger = ledger
+        self.mempool = mempool
+        self.validators = validators
+        self.clock = clock
+        self.coinbase = coinbase
+        self.on_commit = on_commit
+        self._executed: dict[bytes, ExecutedBlock] = {}
+
+    # --- certificates ---------------------------------------------------------------------
+    def certificate(self, height: int) -> CommitCertificate | None:
+        """The stored certificate of block `height` (the one the next block carries, once
+        there is a next block)."""
+        data = self.ledger.store.get_meta(certificate_key(height))
+        return None if data is None else decode_certificate(data)
+
+    def value_of(self, height: int) -> BlockValue | None:
+        """The consensus value of committed block `height` (for catch-up and sync)."""
+        block = self.ledger.block_by_number(height)
+        if block is None or height < 1:
+            return None
+        parent = self.certificate(height - 1) if height > 1 else None
+        return encode_chain_value(block.hash, parent, block.rlp)
+
+    # --- Application ----------------------------------------------------------------------
+    def prepare_proposal(self, height: int, round: int) -> BlockValue:
+        head = self.ledger.head
+        if head.number != height - 1:
+            raise PeerChainError(f"asked to propose height {height} on head {head.number}")
+        parent_certificate = self.certificate(head.number) if head.number > 0 else None
+        link = parent_link(parent_certificate)
+        base_fee = self.ledger.next_base_fee()
+        executed = self.ledger.engine.build_block(
+            head,
+            self.mempool.reap(head.gas_limit, base_fee),
+            timestamp=max(head.timestamp + 1, int(self.clock.now())),
+            coinbase=self.coinbase,
+            extra_data=link,
+            prev_randao=keccak256(link or head.hash),
+        )
+        if executed.skipped:
+            self.mempool.remove([tx.hash for tx, _ in executed.skipped])
+        self._executed[executed.block.hash] = executed
+        return encode_chain_value(executed.block.hash, parent_certificate, executed.block.rlp)
+
+    def validate_proposal(self, height: int, block: BlockValue) -> bool:
+        try:
+            self._check(height, block, certificate=None)
+        except (InvalidBlock, InvalidMessage, DecodeError) as exc:
+            log.warning("rejecting block 0x%s at height %d: %s", block.hash.hex(), height, exc)
+            return False
+        return True
+
+    def commit(self, height: int, block: BlockValue, certificate: CommitCertificate) -> None:
+        executed = self._executed.get(block.hash) or self._check(height, block, None)
+        value = decode_chain_value(block.data)
+        meta = {certificate_key(height): encode_certificate(certificate)}
+        if value.parent_certificate is not None:
+            # The parent's certificate that the chain carries replaces our local one.
+            meta[certificate_key(height - 1)] = encode_certificate(value.parent_certificate)
+        self.ledger.commit(executed, meta)
+        self._executed.clear()
+        self.mempool.on_new_block(
+            [tx.hash for tx in executed.block.transactions], self.ledger.account_state
+        )
+        self.on_commit(executed.block)
+
+    # --- block sync ---------------------------------------------------------------------
+    def apply_synced(self, height: int, block: BlockValue, certificate: CommitCertificate) -> bool:
+        """Check a block fetched from a peer against its certificate and commit it.
+        False if the block or certificate is invalid."""
+        try:
+            if certificate.height != height or certificate.block_hash != block.hash:
+                raise InvalidMessage("certificate is for another block")
+            verify_certificate(certificate, self.validators, self.ledger.chain_id)
+            self._check(height, block, certificate)
+        except (InvalidBlock, InvalidMessage, DecodeError) as exc:
+            log.warning("rejecting synced block %d: %s", height, exc)
+            return False
+        self.commit(height, block, certificate)
+        return True
+
+    # --- checks ---------------------------------------------------------------------------
+    def _check(
+        self, height: int, block: BlockValue, certificate: CommitCertificate | None
+    ) -> ExecutedBlock:
+        """Execute a received value on our head and check it; cache and return the result.
+        Raises InvalidBlock, InvalidMessage or DecodeError."""
+        cached = self._executed.get(block.hash)
+        if cached is not None:
+            return cached
+        head = self.ledger.head
+        if head.number != height - 1:
+            raise InvalidBlock(f"block for height {height} but our head is {head.number}")
+        value = decode_chain_value(block.data)
+        parent_certificate = value.parent_certificate
+        if height > 1:
+            if parent_certificate is None:
+                raise InvalidBlock("block does not carry its parent's certificate")
+            if (
+                parent_certificate.height != head.number
+                or parent_certificate.block_hash != head.hash
+            ):
+                raise InvalidBlock("parent certificate is for another block")
+            verify_certificate(parent_certificate, self.validators, self.ledger.chain_id)
+        elif parent_certificate is not None:
+            raise InvalidBlock("the first block has no parent certificate")
+        executed = self.ledger.engine.execute_block(value.block_rlp)
+        header = executed.block.header
+        if executed.block.hash != block.hash:
+            raise InvalidBlock("block bytes do not match the value's hash")
+        if header.parent_hash != head.hash or header.number != height:
+            raise InvalidBlock("block is not built on our head")
+        if header.extra_data != parent_link(parent_certificate):
+            raise InvalidBlock("extraData does not commit to the parent certificate")
+        if header.coinbase not in self.validators:
+            raise InvalidBlock("block built by a non-validator")
+        if certificate is None and header.timestamp > self.clock.now() + MAX_CLOCK_DRIFT:
+            raise InvalidBlock("block timestamp is too far in the future")
+        self._executed[block.hash] = executed
+        return executed
