@@ -29,9 +29,18 @@ def _dispatcher() -> tuple[Dispatcher, list[Any]]:
     def broken(p: Params, ctx: CallContext) -> None:
         raise ZeroDivisionError("private detail")
 
+    def unencodable(p: Params, ctx: CallContext) -> object:
+        return object()
+
     dispatcher = Dispatcher(max_batch=3)
     dispatcher.register_namespace(
-        "test", {"echo": Method(echo, 1), "later": Method(later), "broken": Method(broken)}
+        "test",
+        {
+            "echo": Method(echo, 1),
+            "later": Method(later),
+            "broken": Method(broken),
+            "unencodable": Method(unencodable),
+        },
     )
     return dispatcher, seen
 
@@ -143,6 +152,11 @@ def test_internal_error_hides_details(caplog: pytest.LogCaptureFixture) -> None:
     assert answer["error"] == {"code": -32603, "message": "internal error"}
     assert "private detail" not in json.dumps(answer)
     assert "ZeroDivisionError" in caplog.text
+
+
+def test_unencodable_result_is_an_internal_error_in_its_own_answer() -> None:
+    answers = _answer(json.dumps([_req("test_unencodable", id=1), _req("test_later", id=2)]))
+    assert answers[0]["error"]["code"] == -32603 and answers[1]["result"] == "done"
 
 
 def test_batch_answers_in_order_and_skips_notifications() -> None:

@@ -138,31 +138,29 @@ class Dispatcher:
         try:
             request = _loads(body)
         except (ValueError, RecursionError):
-            return _dumps(_error_response(None, RpcError(PARSE_ERROR, "parse error")))
+            return _error_response(None, RpcError(PARSE_ERROR, "parse error"))
         if isinstance(request, list):
             if not request:
-                error = RpcError(INVALID_REQUEST, "empty batch")
-                return _dumps(_error_response(None, error))
+                return _error_response(None, RpcError(INVALID_REQUEST, "empty batch"))
             if len(request) > self.max_batch:
-                error = RpcError(INVALID_REQUEST, f"batch too large: limit {self.max_batch}")
-                return _dumps(_error_response(None, error))
+                message = f"batch too large: limit {self.max_batch}"
+                return _error_response(None, RpcError(INVALID_REQUEST, message))
             answers = [await self._answer(item, ctx) for item in request]
             kept = [a for a in answers if a is not None]
-            return _dumps(kept) if kept else None
-        answer = await self._answer(request, ctx)
-        return None if answer is None else _dumps(answer)
+            return b"[" + b",".join(kept) + b"]" if kept else None
+        return await self._answer(request, ctx)
 
-    async def _answer(self, request: Any, ctx: CallContext) -> dict[str, Any] | None:
+    async def _answer(self, request: Any, ctx: CallContext) -> bytes | None:
+        """The encoded answer to one request object, None for a notification."""
         try:
             call = _validate(request)
         except RpcError as exc:
             return _error_response(_salvage_id(request), exc)
         try:
             result = await self.call(call.method, call.params, ctx)
-        except Exception as exc:  # every failure becomes an error object
+            response = _dumps({"jsonrpc": "2.0", "id": call.id, "result": result})
+        except Exception as exc:  # every failure, encoding included, becomes an error object
             response = _error_response(call.id, to_rpc_error(exc))
-        else:
-            response = {"jsonrpc": "2.0", "id": call.id, "result": result}
         return None if call.is_notification else response
 
     async def call(self, method: str, params: list[Any] | dict[str, Any], ctx: CallContext) -> Any:
@@ -249,5 +247,5 @@ def _validate(request: Any) -> _Call:
     return _Call(request.get("id"), method, params, "id" not in request)
 
 
-def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+def _error_response(request_id: Any, error: RpcError) -> bytes:
+    return _dumps({"jsonrpc": "2.0", "id": request_id, "error": error.to_json()})
