@@ -9,6 +9,7 @@ Every parser takes a decoded JSON value and either returns a Python value or rai
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -152,7 +153,8 @@ def parse_block_ref(value: Any) -> BlockRef:
 
 
 # --- objects ------------------------------------------------------------------------
-def _optional(obj: dict[str, Any], name: str, parse: Any, *args: Any) -> Any:
+def _optional(obj: dict[str, Any], name: str, parse: Callable[..., Any], *args: Any) -> Any:
+    """`parse(obj[name], *args)`, or None when the field is absent or null."""
     value = obj.get(name)
     if value is None:
         return None
