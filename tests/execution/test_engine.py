@@ -19,7 +19,7 @@ from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import GenesisAccount
 from peerchain.core.kv import apply_changes
 from peerchain.core.transactions import Authorization, UnsignedTransaction, sign_transaction
-from peerchain.execution.engine import ExecutionEngine, InvalidBlock
+from peerchain.execution.engine import EmptyStore, ExecutionEngine, InvalidBlock
 
 from .conftest import (
     ADDRS,
@@ -60,6 +60,11 @@ def test_genesis_is_deterministic_and_identifies_the_chain() -> None:
     block, _ = a.genesis_changes()
     assert block.number == 0 and block.hash == a.genesis_hash
     assert block.header.base_fee_per_gas == GWEI and block.header.gas_limit == 30_000_000
+
+
+def test_an_empty_store_has_no_head() -> None:
+    with pytest.raises(EmptyStore):
+        ExecutionEngine({}, funded_genesis()).head()
 
 
 def test_store_of_another_genesis_is_detectable() -> None:

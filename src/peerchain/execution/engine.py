@@ -22,6 +22,7 @@ from eth.db.chain_gaps import reopen_gap
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
     BlockNotFound,
+    CanonicalHeadNotFound,
     HeaderNotFound,
     TransactionNotFound,
     UnrecognizedTransactionType,
@@ -63,6 +64,10 @@ V = TypeVar("V")
 
 class InvalidBlock(PeerChainError):
     """A block cannot be built or fails validation on import; the message says why."""
+
+
+class EmptyStore(PeerChainError):
+    """The store has no chain in it (genesis was never written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +172,14 @@ class ExecutionEngine:
             raise InvalidBlock(f"unknown block 0x{block_hash.hex()}") from None
 
     def head(self) -> Header:
-        """The canonical head recorded in the store."""
+        """The canonical head recorded in the store. Raises EmptyStore before genesis."""
         chain, _ = self._open()
-        return header_from_evm(chain.get_canonical_head())
+        try:
+            return header_from_evm(chain.get_canonical_head())
+        except CanonicalHeadNotFound:
+            raise EmptyStore(
+                "the store holds no chain yet: write genesis_changes() first"
+            ) from None
 
     # --- building and importing ---------------------------------------------------
     def build_block(
