@@ -55,6 +55,7 @@ class ClusterResult:
     violations: list[str]
     nodes: list[SimNode]
     correct: frozenset[int]
+    proposed: dict[bytes, Proposal]
     stable_from: float
     end_time: float
     delivered: int
@@ -242,6 +243,7 @@ def run_cluster(
         violations=run.checker.violations,
         nodes=run.nodes,
         correct=run.correct,
+        proposed=run.proposed,
         stable_from=run.stable_from,
         end_time=run.clock.now,
         delivered=run.delivered,

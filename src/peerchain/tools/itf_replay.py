@@ -1,0 +1,516 @@
+"""Replay Tendermint model traces into the consensus machine, comparing after every step.
+
+    python -m peerchain.tools.itf_replay TRACE.itf.json... [--valid v0,v1]
+
+A trace is ITF JSON (Apalache/Quint) of the TendermintAcc model (Quint's
+`examples/cosmos/tendermint`): one height, processes with voting power 1, faulty
+processes' messages injected at `Init`, and per state each correct process's `round`,
+`step`, `lockedValue`/`lockedRound`, `validValue`/`validRound` and `decision`, the
+messages sent so far (`msgsPropose`, `msgsPrevote`, `msgsPrecommit`), the messages
+correct processes have acted on (`evidence*`) and the action that fired.
+
+Each correct process becomes a real `ConsensusMachine` (height 1). Keys are assigned so
+that the processes sorted by name are the validators sorted by address; the machine's
+weighted round-robin with equal power then gives the model's proposer function
+(round r: the (r mod n)-th process) and a step where another process proposes is
+reported. Per step, the adapter finds the process that acted, delivers to it exactly the
+messages the action uses, answers the application (valid values: `--valid`), fires the
+timeout the action stands for (the model folds "schedule timeout" and "timeout expired"
+into one action, so the machine must have scheduled it), then compares every correct
+process's state and checks that the messages the machine broadcast are the ones the
+model added. Faulty processes' messages are signed with their keys as the model lists
+them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from peerchain.core.consensus.events import (
+    BlockPrepared,
+    Broadcast,
+    CommitBlock,
+    Event,
+    PrepareBlock,
+    ProposalReceived,
+    ProposalValidated,
+    ScheduleTimeout,
+    Started,
+    Timeout,
+    TimeoutFired,
+    TimeoutKind,
+    ValidateBlock,
+    VoteReceived,
+)
+from peerchain.core.consensus.machine import ConsensusMachine, Step
+from peerchain.core.consensus.messages import (
+    BlockValue,
+    Proposal,
+    Vote,
+    VoteKind,
+    sign_proposal,
+    sign_vote,
+)
+from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.crypto import keccak256, private_key_to_address
+from peerchain.core.genesis import ConsensusTimeouts, Validator
+
+NIL = "None"
+HEIGHT = 1
+CHAIN_ID = 1
+
+
+class TraceError(ValueError):
+    """The file is not an ITF trace of the TendermintAcc model."""
+
+
+# --- reading ITF ------------------------------------------------------------------------
+
+
+class ModelProposal(NamedTuple):
+    src: str
+    round: int
+    value: str
+    valid_round: int
+
+
+class ModelVote(NamedTuple):
+    src: str
+    round: int
+    value: str
+
+
+class View(NamedTuple):
+    """One correct process's variables."""
+
+    round: int
+    step: str
+    locked_value: str
+    locked_round: int
+    valid_value: str
+    valid_round: int
+    decision: str
+
+
+@dataclass(frozen=True)
+class ModelState:
+    action: str
+    views: dict[str, View]
+    proposals: frozenset[ModelProposal]
+    prevotes: frozenset[ModelVote]
+    precommits: frozenset[ModelVote]
+    used_proposals: frozenset[ModelProposal]
+    used_prevotes: frozenset[ModelVote]
+    used_precommits: frozenset[ModelVote]
+
+
+def _plain(value: Any) -> Any:
+    """ITF values as Python: ints, dicts, lists (sets), tuples and records (dicts)."""
+    if isinstance(value, dict):
+        if "#bigint" in value:
+            return int(value["#bigint"])
+        if "#map" in value:
+            return {_key(_plain(k)): _plain(v) for k, v in value["#map"]}
+        if "#set" in value:
+            return [_plain(v) for v in value["#set"]]
+        if "#tup" in value:
+            return tuple(_plain(v) for v in value["#tup"])
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _key(value: Any) -> Any:
+    return value if isinstance(value, str | int) else json.dumps(value, sort_keys=True)
+
+
+def load_trace(path: Path) -> list[ModelState]:
+    """Read an ITF trace file. Raises TraceError."""
+    try:
+        document = json.loads(path.read_text())
+        return [_state(raw) for raw in document["states"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TraceError(f"{path}: {exc}") from exc
+
+
+def _state(raw: dict[str, Any]) -> ModelState:
+    var = {name.rsplit("::", 1)[-1]: _plain(v) for name, v in raw.items() if name != "#meta"}
+    procs = sorted(var["round"])
+    views = {
+        p: View(
+            var["round"][p],
+            var["step"][p],
+            var["lockedValue"][p],
+            var["lockedRound"][p],
+            var["validValue"][p],
+            var["validRound"][p],
+            var["decision"][p],
+        )
+        for p in procs
+    }
+
+    def proposals(items: Iterable[dict[str, Any]]) -> frozenset[ModelProposal]:
+        return frozenset(
+            ModelProposal(m["src"], m["round"], m["proposal"], m["validRound"]) for m in items
+        )
+
+    def votes(items: Iterable[dict[str, Any]]) -> frozenset[ModelVote]:
+        return frozenset(ModelVote(m["src"], m["round"], m["id"]) for m in items)
+
+    def flat(by_round: dict[int, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        return [m for msgs in by_round.values() for m in msgs]
+
+    return ModelState(
+        action=var["fired_action"],
+        views=views,
+        proposals=proposals(flat(var["msgsPropose"])),
+        prevotes=votes(flat(var["msgsPrevote"])),
+        precommits=votes(flat(var["msgsPrecommit"])),
+        used_proposals=proposals(var["evidencePropose"]),
+        used_prevotes=votes(var["evidencePrevote"]),
+        used_precommits=votes(var["evidencePrecommit"]),
+    )
+
+
+# --- the adapter ------------------------------------------------------------------------
+
+
+@dataclass
+class StepReport:
+    index: int
+    action: str
+    actor: str | None
+    problems: list[str] = field(default_factory=list)
+
+
+_STEP_NAMES = {Step.PROPOSE: "propose", Step.PREVOTE: "prevote", Step.PRECOMMIT: "precommit"}
+_TIMEOUT_OF_ACTION = {
+    "OnTimeoutPropose": TimeoutKind.PROPOSE,
+    "UponQuorumOfPrevotesAny": TimeoutKind.PREVOTE,
+    "UponQuorumOfPrecommitsAny": TimeoutKind.PRECOMMIT,
+}
+
+
+class Replay:
+    """Machines for the correct processes of a trace, driven step by step."""
+
+    def __init__(self, first: ModelState, valid_values: Iterable[str]) -> None:
+        self.correct = sorted(first.views)
+        groups: tuple[frozenset[ModelProposal] | frozenset[ModelVote], ...] = (
+            first.proposals,
+            first.prevotes,
+            first.precommits,
+        )
+        faulty = {m.src for group in groups for m in group}
+        processes: list[str] = sorted(set(self.correct) | faulty)
+        keys = sorted(
+            (keccak256(b"itf replay %d" % i) for i in range(len(processes))),
+            key=private_key_to_address,
+        )
+        self.keys: dict[str, bytes] = dict(zip(processes, keys, strict=True))
+        self.by_address: dict[bytes, str] = {
+            private_key_to_address(k): p for p, k in self.keys.items()
+        }
+        self.processes = processes
+        self.validators = ValidatorSet(Validator(private_key_to_address(k), 1) for k in keys)
+        self.valid = set(valid_values)
+        self.names: dict[bytes, str] = {}
+        self.machines = {
+            p: ConsensusMachine(
+                chain_id=CHAIN_ID,
+                validators=self.validators,
+                timeouts=ConsensusTimeouts(),
+                height=HEIGHT,
+                private_key=self.keys[p],
+            )
+            for p in self.correct
+        }
+        self.sent: dict[str, list[Proposal | Vote]] = {p: [] for p in self.correct}
+        self.timeouts: dict[str, dict[tuple[int, TimeoutKind], Timeout]] = {
+            p: {} for p in self.correct
+        }
+        self.prepare: dict[str, int | None] = dict.fromkeys(self.correct)
+        self.decided: dict[str, View] = {}
+        self.now = 0.0
+        for p in self.correct:
+            self._feed(p, Started())
+
+    # values, names and messages
+
+    def block(self, name: str) -> BlockValue:
+        data = name.encode()
+        block = BlockValue(keccak256(data), data)
+        self.names[block.hash] = name
+        return block
+
+    def name(self, block_hash: bytes | None) -> str:
+        return NIL if block_hash is None else self.names[block_hash]
+
+    def proposer(self, round: int) -> str:
+        return self.by_address[self.validators.proposer(HEIGHT, round)]
+
+    def _signed(self, m: ModelProposal | ModelVote, kind: VoteKind | None) -> Proposal | Vote:
+        if m.src in self.correct:
+            for own in self.sent[m.src]:
+                if self._describes(own) == (m, kind):
+                    return own
+            raise AssertionError(f"{m.src}'s machine never sent {m}")
+        key = self.keys[m.src]
+        if isinstance(m, ModelProposal):
+            return sign_proposal(key, CHAIN_ID, HEIGHT, m.round, m.valid_round, self.block(m.value))
+        assert kind is not None
+        block_hash = None if m.value == NIL else self.block(m.value).hash
+        return sign_vote(key, CHAIN_ID, kind, HEIGHT, m.round, block_hash)
+
+    def _describes(self, message: Proposal | Vote) -> tuple[ModelProposal | ModelVote, Any]:
+        if isinstance(message, Proposal):
+            m = message
+            src = self.by_address[m.proposer]
+            return ModelProposal(src, m.round, self.name(m.block.hash), m.pol_round), None
+        v = message
+        return ModelVote(self.by_address[v.validator], v.round, self.name(v.block_hash)), v.kind
+
+    # feeding machines
+
+    def _feed(self, p: str, event: Event) -> None:
+        self.now += 1.0
+        before = self.view(p)
+        for output in self.machines[p].handle(event, self.now):
+            match output:
+                case Broadcast(message):
+                    self.sent[p].append(message)
+                case ScheduleTimeout(timeout):
+                    self.timeouts[p][(timeout.round, timeout.kind)] = timeout
+                case PrepareBlock(_, round):
+                    self.prepare[p] = round
+                case ValidateBlock(height, block):
+                    valid = self.names.get(block.hash) in self.valid
+                    self._feed(p, ProposalValidated(height, block, valid))
+                case CommitBlock(_, block, _):
+                    # The model keeps a decided process's variables; the machine has
+                    # moved to the next height, so keep them as they were.
+                    decision = self.name(block.hash)
+                    self.decided[p] = before._replace(step="decided", decision=decision)
+
+    def deliver(self, p: str, messages: Iterable[tuple[ModelProposal | ModelVote, Any]]) -> None:
+        for m, kind in sorted(messages, key=repr):
+            signed = self._signed(m, kind)
+            event = (
+                ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
+            )
+            self._feed(p, event)
+
+    # one step
+
+    def step(self, index: int, before: ModelState, after: ModelState) -> StepReport:
+        actor = _actor(before, after)
+        report = StepReport(index, after.action, actor)
+        if actor is not None:
+            sent_before = len(self.sent[actor])
+            try:
+                self._act(actor, before, after)
+            except AssertionError as exc:
+                report.problems.append(str(exc))
+            report.problems += self._check_sent(actor, before, after, sent_before)
+        report.problems += self._compare(after)
+        return report
+
+    def _act(self, p: str, before: ModelState, after: ModelState) -> None:
+        action = after.action
+        r = before.views[p].round
+        view = after.views[p]
+        if action == "InsertProposal":
+            assert p == self.proposer(r), f"model proposer {p} is not ours for round {r}"
+            (new,) = after.proposals - before.proposals
+            if self.prepare[p] == r:
+                self._feed(p, BlockPrepared(HEIGHT, r, self.block(new.value)))
+            return
+        if action in ("UponProposalInPropose", "UponProposalInProposeAndPrevote"):
+            prevote = _new_from(after.prevotes - before.prevotes, p)
+            candidates = [
+                m
+                for m in before.proposals
+                if m.round == r
+                and m.src == self.proposer(r)
+                and (m.valid_round == -1) == (action == "UponProposalInPropose")
+                and (prevote.value == NIL or m.value == prevote.value)
+            ]
+            proposal = _choose(candidates, after.used_proposals - before.used_proposals)
+            self.deliver(p, [(proposal, None)])
+            if proposal.valid_round >= 0:
+                self._deliver_votes(p, before.prevotes, VoteKind.PREVOTE, proposal.valid_round,
+                                    proposal.value)  # fmt: skip
+            return
+        if action == "UponProposalInPrevoteOrCommitAndPrevote":
+            proposal = _choose(
+                [m for m in before.proposals
+                 if m.round == r and m.src == self.proposer(r) and m.value == view.valid_value],
+                after.used_proposals - before.used_proposals,
+            )  # fmt: skip
+            self.deliver(p, [(proposal, None)])
+            self._deliver_votes(p, before.prevotes, VoteKind.PREVOTE, r, proposal.value)
+            return
+        if action == "UponProposalInPrecommitNoDecision":
+            quorum = 2 * ((len(self.processes) - 1) // 3) + 1
+            candidates = [
+                m
+                for m in before.proposals
+                if m.src == self.proposer(m.round)
+                and m.value == view.decision
+                and len(_senders(before.precommits, m.round, m.value)) >= quorum
+            ]
+            proposal = _choose(candidates, after.used_proposals - before.used_proposals)
+            self.deliver(p, [(proposal, None)])
+            self._deliver_votes(p, before.precommits, VoteKind.PRECOMMIT, proposal.round,
+                                proposal.value)  # fmt: skip
+            return
+        if action == "OnQuorumOfNilPrevotes":
+            self._deliver_votes(p, before.prevotes, VoteKind.PREVOTE, r, NIL)
+            return
+        if action == "UponQuorumOfPrevotesAny":
+            used = {m for m in after.used_prevotes if m.round == r} & before.prevotes
+            self.deliver(p, [(m, VoteKind.PREVOTE) for m in used])
+        elif action == "UponQuorumOfPrecommitsAny":
+            used = {m for m in after.used_precommits if m.round == r} & before.precommits
+            self.deliver(p, [(m, VoteKind.PRECOMMIT) for m in used])
+        elif action == "OnRoundCatchup":
+            self._catch_up(p, before, after)
+            return
+        kind = _TIMEOUT_OF_ACTION.get(action)
+        if kind is None:
+            raise AssertionError(f"unknown action {action}")
+        timeout = self.timeouts[p].pop((r, kind), None)
+        assert timeout is not None, f"{action}: the machine of {p} did not schedule it"
+        self._feed(p, TimeoutFired(timeout))
+
+    def _deliver_votes(
+        self, p: str, pool: frozenset[ModelVote], kind: VoteKind, round: int, value: str
+    ) -> None:
+        self.deliver(p, [(m, kind) for m in pool if (m.round, m.value) == (round, value)])
+
+    def _catch_up(self, p: str, before: ModelState, after: ModelState) -> None:
+        target = after.views[p].round
+        used: list[tuple[ModelProposal | ModelVote, Any]] = [
+            *((m, VoteKind.PREVOTE) for m in after.used_prevotes & before.prevotes),
+            *((m, VoteKind.PRECOMMIT) for m in after.used_precommits & before.precommits),
+            *((m, None) for m in after.used_proposals & before.proposals),
+        ]
+        for message in [u for u in used if u[0].round == target]:
+            if self.machines[p].round == target:
+                break
+            self.deliver(p, [message])
+
+    # checks
+
+    def _check_sent(self, p: str, before: ModelState, after: ModelState, start: int) -> list[str]:
+        model = {
+            *((m, None) for m in after.proposals - before.proposals if m.src == p),
+            *((m, VoteKind.PREVOTE) for m in after.prevotes - before.prevotes if m.src == p),
+            *((m, VoteKind.PRECOMMIT) for m in after.precommits - before.precommits if m.src == p),
+        }
+        ours = {self._describes(m) for m in self.sent[p][start:]}
+        if after.action == "InsertProposal" or not model:
+            # A proposer may have proposed its valid value already at the round's start.
+            ours |= {self._describes(m) for m in self.sent[p] if isinstance(m, Proposal)} & model
+        return [] if ours == model else [f"{p} sent {sorted(ours)}, model {sorted(model)}"]
+
+    def _compare(self, state: ModelState) -> list[str]:
+        problems = []
+        for p in self.correct:
+            expected = state.views[p]
+            got = self.view(p)
+            if got != expected:
+                problems.append(f"{p}: machine {got} != model {expected}")
+        return problems
+
+    def view(self, p: str) -> View:
+        """The machine of `p` in the model's terms."""
+        if p in self.decided:
+            return self.decided[p]
+        m = self.machines[p]
+        return View(
+            m.round,
+            _STEP_NAMES.get(m.step, m.step.name.lower()),
+            self.name(m.locked_value),
+            m.locked_round,
+            self.name(m.valid_value.hash if m.valid_value else None),
+            m.valid_round,
+            NIL,
+        )
+
+
+def _actor(before: ModelState, after: ModelState) -> str | None:
+    changed = {p for p in before.views if before.views[p] != after.views[p]}
+    for new in (
+        after.proposals - before.proposals,
+        after.prevotes - before.prevotes,
+        after.precommits - before.precommits,
+    ):
+        changed |= {m.src for m in new}
+    if len(changed) > 1:
+        raise TraceError(f"step changes several processes: {sorted(changed)}")
+    return next(iter(changed), None)
+
+
+def _senders(pool: frozenset[ModelVote], round: int, value: str) -> set[str]:
+    return {m.src for m in pool if (m.round, m.value) == (round, value)}
+
+
+def _new_from(new: frozenset[ModelVote], p: str) -> ModelVote:
+    (mine,) = [m for m in new if m.src == p] or [ModelVote(p, -1, NIL)]
+    return mine
+
+
+def _choose(candidates: Sequence[ModelProposal], fresh: frozenset[ModelProposal]) -> ModelProposal:
+    if len(candidates) > 1:
+        candidates = [c for c in candidates if c in fresh] or candidates
+    if len(candidates) != 1:
+        raise AssertionError(f"cannot tell which proposal the model used: {candidates}")
+    return candidates[0]
+
+
+def replay_trace(states: Sequence[ModelState], valid_values: Iterable[str]) -> list[StepReport]:
+    """Replay a loaded trace; one report per step after `Init`."""
+    if not states or states[0].action != "Init":
+        raise TraceError("a trace starts with the Init state")
+    replay = Replay(states[0], valid_values)
+    reports = [StepReport(0, "Init", None, replay._compare(states[0]))]
+    for i in range(1, len(states)):
+        reports.append(replay.step(i, states[i - 1], states[i]))
+    return reports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m peerchain.tools.itf_replay")
+    parser.add_argument("traces", nargs="+", type=Path)
+    parser.add_argument("--valid", default="v0,v1", help="valid values (default: v0,v1)")
+    args = parser.parse_args(argv)
+    valid = [v for v in args.valid.split(",") if v]
+    failed = 0
+    for path in args.traces:
+        try:
+            reports = replay_trace(load_trace(path), valid)
+        except TraceError as exc:
+            print(f"{path}: not replayable: {exc}")
+            failed += 1
+            continue
+        bad = [r for r in reports if r.problems]
+        for r in reports:
+            status = "ok" if not r.problems else "MISMATCH"
+            print(f"{path.name} step {r.index:3d} {r.action:40s} {r.actor or '-':4s} {status}")
+            for problem in r.problems:
+                print(f"    {problem}")
+        print(f"{path}: {len(reports)} states, {len(bad)} mismatching")
+        failed += bool(bad)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
