@@ -11,7 +11,9 @@ from peerchain import __version__
 from peerchain.cli.accounts import account
 from peerchain.cli.client import call, deploy, send, status
 from peerchain.cli.dev import dev
+from peerchain.cli.devnet import devnet
 from peerchain.cli.init import init
+from peerchain.cli.node import node
 from peerchain.core.errors import PeerChainError
 
 
@@ -30,7 +32,7 @@ def cli(log_level: str) -> None:
     )
 
 
-for command in (dev, init, account, send, call, deploy, status):
+for command in (dev, devnet, init, node, account, send, call, deploy, status):
     cli.add_command(command)
 
 

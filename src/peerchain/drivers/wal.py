@@ -52,14 +52,28 @@ class WalFile:
             raise StorageError(f"cannot append to consensus WAL {self.path}: {exc}") from exc
         self._records.append(record)
 
-    def reset(self) -> None:
+    def prune(self, below_height: int) -> None:
+        kept = [r for r in self._records if r.height >= below_height]
+        if len(kept) == len(self._records):
+            return
+        tmp = self.path.with_suffix(".tmp")
         try:
-            os.ftruncate(self._fd, 0)
-            os.lseek(self._fd, 0, os.SEEK_SET)
-            os.fsync(self._fd)
+            with tmp.open("wb") as out:
+                out.write(b"".join(encode_wal_record(r) for r in kept))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.path)
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            os.close(self._fd)
+            self._fd = os.open(self.path, os.O_RDWR)
+            os.lseek(self._fd, 0, os.SEEK_END)
         except OSError as exc:
-            raise StorageError(f"cannot reset consensus WAL {self.path}: {exc}") from exc
-        self._records.clear()
+            raise StorageError(f"cannot prune consensus WAL {self.path}: {exc}") from exc
+        self._records = kept
 
     def close(self) -> None:
         os.close(self._fd)

@@ -44,6 +44,7 @@ from peerchain.core.p2p.messages import (
 from peerchain.core.p2p.peerbook import Direction, PeerBook
 from peerchain.core.p2p.scoring import Offence, PeerScores, RateLimiter
 from peerchain.node.ports import AddressBookStore, Clock, LinkClosed, PeerLink, PeerTransport
+from peerchain.node.view import PeerInfo
 
 log = logging.getLogger("peerchain.network")
 
@@ -90,22 +91,6 @@ class NetworkConfig:
     message_burst: float = 20000.0
     seen_cache: int = 100_000
     request_timeout: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class PeerInfo:
-    """One peer as RPC shows it; `direction` None for a banned peer not connected."""
-
-    node_id: str
-    address: str | None
-    direction: str | None
-    score: float
-    height: int | None
-    banned_until: float | None
-
-    @property
-    def banned(self) -> bool:
-        return self.banned_until is not None
 
 
 class Network:

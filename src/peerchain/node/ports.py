@@ -148,8 +148,8 @@ class ConsensusWal(Protocol):
 
     def append(self, record: WalRecord) -> None: ...
 
-    def reset(self) -> None:
-        """Forget every record (after a height is committed durably)."""
+    def prune(self, below_height: int) -> None:
+        """Atomically drop the records of heights below `below_height` (committed)."""
         ...
 
     def close(self) -> None: ...

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
+from peerchain.core.consensus.certificate import CommitCertificate
 from peerchain.core.errors import PeerChainError
 
 # Defined in core (the execution layer raises and returns them); re-exported here.
@@ -68,6 +69,49 @@ class SyncStatus:
     starting_block: int
     current_block: int
     highest_block: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """One peer as RPC shows it; `direction` None for a banned peer not connected."""
+
+    node_id: str
+    address: str | None
+    direction: str | None
+    score: float
+    height: int | None
+    banned_until: float | None
+
+    @property
+    def banned(self) -> bool:
+        return self.banned_until is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsensusState:
+    """Where a node's consensus is, for `peerchain_consensusState`."""
+
+    height: int
+    round: int
+    step: str
+    locked_round: int
+    valid_round: int
+    proposer: bytes
+    halted: str | None
+    syncing: bool
+
+
+class NetworkView(Protocol):
+    """What a network node adds for the `peerchain_` and `admin_` methods."""
+
+    def peers(self) -> list[PeerInfo]: ...
+    def validator_powers(self) -> list[tuple[bytes, int]]:
+        """(address, voting power) of each validator."""
+        ...
+
+    def consensus_state(self) -> ConsensusState: ...
+    def commit_certificate(self, height: int) -> CommitCertificate | None: ...
+    def ban_peer(self, node_id: bytes, seconds: float | None) -> None: ...
 
 
 class NodeView(Protocol):

@@ -1,0 +1,122 @@
+"""`node.toml`: everything one network node needs to start.
+
+    datadir = "data"                       # chain (LMDB), WAL, node key, address book
+    genesis = "genesis.json"
+    listen = "127.0.0.1:26656"             # peer-to-peer (TCP + Noise)
+    advertise = "127.0.0.1"                # host other nodes should dial (optional)
+    rpc = "127.0.0.1:8545"                 # JSON-RPC over HTTP and WebSocket
+    cors = []                              # allowed browser origins
+    bootstrap = ["peerchain://<node-id>@host:port"]
+    persistent = []                        # peers to keep reconnecting to
+    validator_key = "validator.key"        # hex secp256k1 key file; omit for an observer
+    admin_rpc = false                      # enable admin_ methods
+
+Relative paths are taken from the directory of the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from peerchain.core.errors import PeerChainError
+from peerchain.core.p2p.identity import AddressError, PeerAddress, parse_address
+
+
+class ConfigError(PeerChainError):
+    """The node configuration file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    datadir: Path
+    genesis: Path
+    listen_host: str
+    listen_port: int
+    advertise: str | None
+    rpc_host: str
+    rpc_port: int
+    cors: tuple[str, ...]
+    bootstrap: tuple[PeerAddress, ...]
+    persistent: tuple[PeerAddress, ...]
+    validator_key: Path | None
+    admin_rpc: bool
+
+
+def _endpoint(value: object, name: str) -> tuple[str, int]:
+    if not isinstance(value, str) or ":" not in value:
+        raise ConfigError(f"'{name}' must be \"host:port\", got {value!r}")
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"'{name}' has a bad port: {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _addresses(value: object, name: str) -> tuple[PeerAddress, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"'{name}' must be a list of peerchain:// addresses")
+    try:
+        return tuple(parse_address(str(item)) for item in value)
+    except AddressError as exc:
+        raise ConfigError(f"'{name}': {exc}") from exc
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and check a node.toml. Raises ConfigError with a one-line reason."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    base = path.parent
+    known = {
+        "datadir",
+        "genesis",
+        "listen",
+        "advertise",
+        "rpc",
+        "cors",
+        "bootstrap",
+        "persistent",
+        "validator_key",
+        "admin_rpc",
+    }
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(sorted(unknown))}")
+    for required in ("datadir", "genesis"):
+        if required not in raw:
+            raise ConfigError(f"{path}: '{required}' is required")
+    listen_host, listen_port = _endpoint(raw.get("listen", "127.0.0.1:26656"), "listen")
+    rpc_host, rpc_port = _endpoint(raw.get("rpc", "127.0.0.1:8545"), "rpc")
+    key = raw.get("validator_key")
+    cors = raw.get("cors", [])
+    if not isinstance(cors, list):
+        raise ConfigError("'cors' must be a list of origins")
+    return NodeConfig(
+        datadir=base / str(raw["datadir"]),
+        genesis=base / str(raw["genesis"]),
+        listen_host=listen_host,
+        listen_port=listen_port,
+        advertise=str(raw["advertise"]) if "advertise" in raw else None,
+        rpc_host=rpc_host,
+        rpc_port=rpc_port,
+        cors=tuple(str(c) for c in cors),
+        bootstrap=_addresses(raw.get("bootstrap", []), "bootstrap"),
+        persistent=_addresses(raw.get("persistent", []), "persistent"),
+        validator_key=base / str(key) if key else None,
+        admin_rpc=bool(raw.get("admin_rpc", False)),
+    )
+
+
+def read_hex_key(path: Path) -> bytes:
+    """A 32-byte secp256k1 key stored as hex in a file. Raises ConfigError."""
+    try:
+        key = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read validator key {path}: {exc}") from exc
+    if len(key) != 32:
+        raise ConfigError(f"validator key {path} must hold 32 bytes of hex")
+    return key

@@ -1,0 +1,136 @@
+"""`peerchain node`: run one node of a BFT network from a node.toml."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, Progress, TextColumn
+
+from peerchain.cli.config import NodeConfig, load_node_config, read_hex_key
+from peerchain.cli.init import read_genesis_file
+from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.genesis import parse_genesis
+from peerchain.drivers.clock import SystemClock
+from peerchain.drivers.net import (
+    FileAddressBook,
+    TcpTransport,
+    TransportConfig,
+    load_or_create_node_key,
+)
+from peerchain.drivers.storage import LmdbStore
+from peerchain.drivers.wal import WalFile
+from peerchain.node.ledger import Ledger
+from peerchain.node.network import Network, NetworkConfig
+from peerchain.node.validator import ConsensusNode
+from peerchain.rpc.peerchain import register_network_methods
+from peerchain.rpc.server import RpcConfig, serve
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The node's node.toml.",
+)
+def node(config_path: Path) -> None:
+    """Run a validator or observer node of a BFT network."""
+    asyncio.run(run_node(load_node_config(config_path)))
+
+
+async def run_node(config: NodeConfig) -> None:
+    """Open the chain, join the network, serve JSON-RPC; stop on SIGINT/SIGTERM."""
+    genesis = parse_genesis(read_genesis_file(config.genesis))
+    if not genesis.validators:
+        raise click.ClickException(f"{config.genesis} names no validators")
+    validators = ValidatorSet(genesis.validators)
+    key = read_hex_key(config.validator_key) if config.validator_key else None
+    clock = SystemClock()
+    store = LmdbStore(config.datadir / "chain")
+    try:
+        ledger = Ledger(store, genesis)
+        identity = load_or_create_node_key(config.datadir / "node.key")
+        transport = TcpTransport(
+            identity,
+            TransportConfig(listen_host=config.listen_host, listen_port=config.listen_port),
+        )
+        network = Network(
+            identity,
+            NetworkConfig(
+                chain_id=genesis.chain_id,
+                genesis_hash=ledger.engine.genesis_hash,
+                advertise_host=config.advertise,
+                bootstrap=config.bootstrap,
+                persistent=config.persistent,
+                dial_interval=1.0,
+                backoff_base=0.5,
+                backoff_max=10.0,
+                pex_interval=5.0,
+            ),
+            transport,
+            FileAddressBook(config.datadir / "peers.json"),
+            clock,
+            height=ledger.head.number,
+        )
+        wal = WalFile(config.datadir / "consensus.wal")
+        node = ConsensusNode(ledger, clock, network, wal, validators, genesis.timeouts, key)
+        with _sync_progress(node):
+            await node.start()
+            server = await serve(
+                node,
+                RpcConfig(
+                    host=config.rpc_host,
+                    port=config.rpc_port,
+                    cors_origins=config.cors,
+                    dev_methods=False,
+                ),
+            )
+            register_network_methods(server, node, admin=config.admin_rpc)
+            role = f"validator 0x{node.address.hex()}" if node.address else "observer"
+            click.echo(
+                f"PeerChain node {network.address} ({role}), chain id {genesis.chain_id}, "
+                f"head block {ledger.head.number}"
+            )
+            click.echo(f"JSON-RPC: http://{config.rpc_host}:{server.port}")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            await server.close()
+            await node.stop()
+    finally:
+        store.close()
+    click.echo("stopped")
+
+
+class _sync_progress:
+    """Show a progress bar while the node block-syncs."""
+
+    def __init__(self, node: ConsensusNode) -> None:
+        self.node = node
+        self.progress = Progress(
+            TextColumn("block sync"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            transient=True,
+        )
+        self.task = self.progress.add_task("sync", total=None)
+
+    def __enter__(self) -> _sync_progress:
+        def update(height: int, target: int) -> None:
+            if not self.progress.live.is_started:
+                self.progress.start()
+            self.progress.update(self.task, completed=height, total=target)
+            if height >= target:
+                self.progress.stop()
+
+        self.node.on_sync_progress = update
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()

@@ -1,0 +1,98 @@
+"""The `peerchain_` methods of a network node (peers, validators, consensus state, commit
+certificates) and, when enabled, `admin_peers` / `admin_banPeer`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peerchain.core.consensus.certificate import CommitCertificate, certificate_hash
+from peerchain.node.view import NetworkView, PeerInfo
+from peerchain.rpc.dispatch import CallContext, Method, Params
+from peerchain.rpc.encoding import parse_data, parse_uint
+from peerchain.rpc.server import RpcServer, dispatcher_of
+from peerchain.rpc.shapes import quantity
+
+
+def _data(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def peer_json(peer: PeerInfo) -> dict[str, Any]:
+    return {
+        "id": "0x" + peer.node_id,
+        "address": peer.address,
+        "direction": peer.direction,
+        "score": peer.score,
+        "height": None if peer.height is None else quantity(peer.height),
+        "banned": peer.banned,
+        "bannedUntil": peer.banned_until,
+    }
+
+
+def certificate_json(certificate: CommitCertificate) -> dict[str, Any]:
+    return {
+        "height": quantity(certificate.height),
+        "round": quantity(certificate.round),
+        "blockHash": _data(certificate.block_hash),
+        "hash": _data(certificate_hash(certificate)),
+        "signatures": [
+            {"validator": _data(validator), "signature": _data(signature)}
+            for validator, signature in certificate.signatures
+        ],
+    }
+
+
+def network_methods(node: NetworkView) -> dict[str, Method]:
+    def peers(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [peer_json(peer) for peer in node.peers()]
+
+    def validators(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [
+            {"address": _data(address), "power": quantity(power)}
+            for address, power in node.validator_powers()
+        ]
+
+    def consensus_state(p: Params, ctx: CallContext) -> dict[str, Any]:
+        state = node.consensus_state()
+        return {
+            "height": quantity(state.height),
+            "round": quantity(state.round),
+            "step": state.step,
+            "lockedRound": state.locked_round,
+            "validRound": state.valid_round,
+            "proposer": _data(state.proposer),
+            "halted": state.halted,
+            "syncing": state.syncing,
+        }
+
+    def get_commit(p: Params, ctx: CallContext) -> dict[str, Any] | None:
+        certificate = node.commit_certificate(p.required(0, parse_uint))
+        return None if certificate is None else certificate_json(certificate)
+
+    return {
+        "peers": Method(peers),
+        "validators": Method(validators),
+        "consensusState": Method(consensus_state),
+        "getCommit": Method(get_commit, 1),
+    }
+
+
+def admin_methods(node: NetworkView) -> dict[str, Method]:
+    def peers(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [peer_json(peer) for peer in node.peers()]
+
+    def ban_peer(p: Params, ctx: CallContext) -> bool:
+        node_id = p.required(0, lambda v: parse_data(v, 32, "node id"))
+        seconds = p.optional(1, parse_uint)
+        node.ban_peer(node_id, None if seconds is None else float(seconds))
+        return True
+
+    return {"peers": Method(peers), "banPeer": Method(ban_peer, 2)}
+
+
+def register_network_methods(server: RpcServer, node: NetworkView, *, admin: bool) -> None:
+    """Add the `peerchain_` (and with `admin`, the `admin_`) methods to a running server."""
+    dispatcher = dispatcher_of(server.app)
+    dispatcher.register_namespace("peerchain", network_methods(node))
+    if admin:
+        dispatcher.register_namespace("admin", admin_methods(node))
