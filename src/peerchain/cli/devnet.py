@@ -30,7 +30,7 @@ DEVNET_TIMEOUTS = ConsensusTimeouts(
     prevote_delta_ms=500,
     precommit_ms=500,
     precommit_delta_ms=500,
-    commit_ms=500,
+    commit_ms=1000,
 )
 
 
