@@ -56,6 +56,7 @@ class ClusterResult:
     nodes: list[SimNode]
     correct: frozenset[int]
     proposed: dict[bytes, Proposal]
+    first_proposal_at: dict[int, float]
     stable_from: float
     end_time: float
     delivered: int
@@ -106,6 +107,7 @@ class _Run:
         self.delivered = 0
         network = SimNetwork(self.clock, self.rng, faults.network, self._deliver)
         self.proposed: dict[bytes, Proposal] = {}
+        self.first_proposal_at: dict[int, float] = {}
         context = SimContext(
             clock=self.clock,
             network=network,
@@ -115,6 +117,7 @@ class _Run:
             addresses=[a for _, a in keys],
             index_of={a: i for i, (_, a) in enumerate(keys)},
             proposed=self.proposed,
+            first_proposal_at=self.first_proposal_at,
             rng=self.rng,
             on_proposer_crash=self._on_proposer_crash,
         )
@@ -127,10 +130,10 @@ class _Run:
             self.nodes, self.correct, validators, chain_id, self.proposed
         )
         self.network = network
+        self._correct_nodes = [self.nodes[i] for i in sorted(self.correct)]
         self.stable_from = faults.stable_from
         self.proposer_crash_pending = faults.crash_proposer is not None
         self.target: int | None = None
-        self._commits_seen = -1
 
     def _deliver(self, dst: int, src: int, message: object) -> None:
         node = self.nodes[dst]
@@ -175,7 +178,7 @@ class _Run:
         now = self.clock.now
         if self.proposer_crash_pending or now < self.stable_from:
             return False
-        correct = [self.nodes[i] for i in self.correct]
+        correct = self._correct_nodes
         if self.target is None:
             self.target = max(node.height for node in correct) + self.heights
         if now > self.stable_from + (self.heights + 1) * self.liveness_bound:
@@ -244,6 +247,7 @@ def run_cluster(
         nodes=run.nodes,
         correct=run.correct,
         proposed=run.proposed,
+        first_proposal_at=run.first_proposal_at,
         stable_from=run.stable_from,
         end_time=run.clock.now,
         delivered=run.delivered,

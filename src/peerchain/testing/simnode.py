@@ -71,6 +71,7 @@ class SimContext:
     addresses: list[bytes]
     index_of: dict[bytes, int]
     proposed: dict[bytes, Proposal]
+    first_proposal_at: dict[int, float]
     rng: random.Random
     on_proposer_crash: Callable[[SimNode], None]
     gossip_interval: float = 1.0
@@ -267,4 +268,5 @@ class SimNode:
     def _send(self, peer: int, message: object) -> None:
         if isinstance(message, Proposal):
             self.context.proposed.setdefault(message.block.hash, message)
+            self.context.first_proposal_at.setdefault(message.height, self.context.clock.now)
         self.context.network.send(self.index, peer, message)

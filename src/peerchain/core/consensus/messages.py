@@ -96,10 +96,14 @@ _PROPOSAL_HEAD = struct.Struct(">BQQIi")
 _NIL_HASH = bytes(HASH_SIZE)
 
 
+@lru_cache(maxsize=1 << 12)
 def vote_digest(
     chain_id: int, kind: VoteKind, height: int, round: int, block_hash: bytes | None
 ) -> bytes:
-    """The 32-byte hash a validator signs for a vote. Raises ValueError on bad fields."""
+    """The 32-byte hash a validator signs for a vote. Raises ValueError on bad fields.
+
+    Memoised: every validator voting for the same value in a round signs the same bytes.
+    """
     _check_ranges(chain_id, height, round)
     if block_hash is None:
         tail = b"\x00" + _NIL_HASH
