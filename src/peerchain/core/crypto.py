@@ -90,9 +90,7 @@ def ed25519_generate() -> bytes:
 def ed25519_public_key(private_key: bytes) -> bytes:
     """Return the 32-byte Ed25519 public key for a 32-byte private key."""
     key = ed25519.Ed25519PrivateKey.from_private_bytes(private_key)
-    return key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def ed25519_sign(private_key: bytes, message: bytes) -> bytes:

@@ -34,9 +34,7 @@ class WrongChainId(InvalidTransaction):
 
 class NonceTooLow(InvalidTransaction):
     def __init__(self, address: str, tx_nonce: int, state_nonce: int) -> None:
-        super().__init__(
-            f"nonce too low: address {address}, tx: {tx_nonce} state: {state_nonce}"
-        )
+        super().__init__(f"nonce too low: address {address}, tx: {tx_nonce} state: {state_nonce}")
         self.tx_nonce = tx_nonce
         self.state_nonce = state_nonce
 
