@@ -1,6 +1,6 @@
 """Replay Tendermint model traces into the consensus machine, comparing after every step.
 
-    python -m peerchain.tools.itf_replay TRACE.itf.json... [--valid v0,v1]
+    python -m peerchain.tools.itf_replay TRACE.itf.json[.gz]... [--valid v0,v1]
 
 A trace is ITF JSON (Apalache/Quint) of the TendermintAcc model (Quint's
 `examples/cosmos/tendermint`): one height, processes with voting power 1, faulty
@@ -25,6 +25,8 @@ them.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gzip
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -51,6 +53,7 @@ from peerchain.core.consensus.events import (
 from peerchain.core.consensus.machine import ConsensusMachine, Step
 from peerchain.core.consensus.messages import (
     BlockValue,
+    InvalidMessage,
     Proposal,
     Vote,
     VoteKind,
@@ -134,9 +137,10 @@ def _key(value: Any) -> Any:
 def load_trace(path: Path) -> list[ModelState]:
     """Read an ITF trace file. Raises TraceError."""
     try:
-        document = json.loads(path.read_text())
+        raw = path.read_bytes()
+        document = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
         return [_state(raw) for raw in document["states"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise TraceError(f"{path}: {exc}") from exc
 
 
@@ -188,6 +192,7 @@ class StepReport:
     action: str
     actor: str | None
     problems: list[str] = field(default_factory=list)
+    diverged: str | None = None  # the model took another order of enabled rules
 
 
 _STEP_NAMES = {Step.PROPOSE: "propose", Step.PREVOTE: "prevote", Step.PRECOMMIT: "precommit"}
@@ -219,6 +224,7 @@ class Replay:
             private_key_to_address(k): p for p, k in self.keys.items()
         }
         self.processes = processes
+        self.quorum = 2 * ((len(processes) - 1) // 3) + 1
         self.validators = ValidatorSet(Validator(private_key_to_address(k), 1) for k in keys)
         self.valid = set(valid_values)
         self.names: dict[bytes, str] = {}
@@ -300,12 +306,19 @@ class Replay:
                     self.decided[p] = before._replace(step="decided", decision=decision)
 
     def deliver(self, p: str, messages: Iterable[tuple[ModelProposal | ModelVote, Any]]) -> None:
+        """Feed model messages to `p`'s machine. A faulty message our protocol cannot
+        express (a proposal citing a round not before its own) is left out, and one the
+        machine refuses (a proposal from a non-proposer) changes nothing."""
         for m, kind in sorted(messages, key=repr):
-            signed = self._signed(m, kind)
+            try:
+                signed = self._signed(m, kind)
+            except ValueError:
+                continue
             event = (
                 ProposalReceived(signed) if isinstance(signed, Proposal) else VoteReceived(signed)
             )
-            self._feed(p, event)
+            with contextlib.suppress(InvalidMessage):
+                self._feed(p, event)
 
     # one step
 
@@ -320,7 +333,42 @@ class Replay:
                 report.problems.append(str(exc))
             report.problems += self._check_sent(actor, before, after, sent_before)
         report.problems += self._compare(after)
+        if report.problems and actor is not None:
+            report.diverged = self._other_order(actor, before)
         return report
+
+    def _other_order(self, p: str, before: ModelState) -> str | None:
+        """When the model fired a timeout-like action while a stronger rule was enabled
+        for `p` too (Tendermint allows either), the eager machine fires the stronger one.
+        Name it if the machine's state is exactly that rule's effect in the model."""
+        view, got, r = before.views[p], self.view(p), before.views[p].round
+
+        def proposed(round: int, value: str) -> bool:
+            return any(
+                (m.round, m.value, m.src) == (round, value, self.proposer(round))
+                for m in before.proposals
+            )
+
+        if got.step == "decided":
+            v = got.decision
+            rounds = {m.round for m in before.precommits if m.value == v}
+            if (
+                any(
+                    proposed(rr, v) and len(_senders(before.precommits, rr, v)) >= self.quorum
+                    for rr in rounds
+                )
+                and view.decision == NIL
+            ):
+                return f"the model left decision {v} for later; the machine decided"
+        elif (
+            view.step == "prevote"
+            and got.locked_round == r
+            and got.locked_value in self.valid
+            and proposed(r, got.locked_value)
+            and len(_senders(before.prevotes, r, got.locked_value)) >= self.quorum
+        ):
+            return f"the model timed out while {got.locked_value} had a polka; the machine locked"
+        return None
 
     def _act(self, p: str, before: ModelState, after: ModelState) -> None:
         action = after.action
@@ -341,7 +389,9 @@ class Replay:
                 and m.src == self.proposer(r)
                 and (m.valid_round == -1) == (action == "UponProposalInPropose")
                 and (prevote.value == NIL or m.value == prevote.value)
-            ]
+                and (m.valid_round == -1 or len(_senders(before.prevotes, m.valid_round, m.value))
+                     >= self.quorum)
+            ]  # fmt: skip
             proposal = _choose(candidates, after.used_proposals - before.used_proposals)
             self.deliver(p, [(proposal, None)])
             if proposal.valid_round >= 0:
@@ -358,13 +408,12 @@ class Replay:
             self._deliver_votes(p, before.prevotes, VoteKind.PREVOTE, r, proposal.value)
             return
         if action == "UponProposalInPrecommitNoDecision":
-            quorum = 2 * ((len(self.processes) - 1) // 3) + 1
             candidates = [
                 m
                 for m in before.proposals
                 if m.src == self.proposer(m.round)
                 and m.value == view.decision
-                and len(_senders(before.precommits, m.round, m.value)) >= quorum
+                and len(_senders(before.precommits, m.round, m.value)) >= self.quorum
             ]
             proposal = _choose(candidates, after.used_proposals - before.used_proposals)
             self.deliver(p, [(proposal, None)])
@@ -375,10 +424,12 @@ class Replay:
             self._deliver_votes(p, before.prevotes, VoteKind.PREVOTE, r, NIL)
             return
         if action == "UponQuorumOfPrevotesAny":
-            used = {m for m in after.used_prevotes if m.round == r} & before.prevotes
+            used = self._any_quorum(r, before.prevotes, before.used_prevotes, after.used_prevotes)
             self.deliver(p, [(m, VoteKind.PREVOTE) for m in used])
         elif action == "UponQuorumOfPrecommitsAny":
-            used = {m for m in after.used_precommits if m.round == r} & before.precommits
+            used = self._any_quorum(
+                r, before.precommits, before.used_precommits, after.used_precommits
+            )
             self.deliver(p, [(m, VoteKind.PRECOMMIT) for m in used])
         elif action == "OnRoundCatchup":
             self._catch_up(p, before, after)
@@ -390,36 +441,80 @@ class Replay:
         assert timeout is not None, f"{action}: the machine of {p} did not schedule it"
         self._feed(p, TimeoutFired(timeout))
 
+    def _any_quorum(
+        self,
+        round: int,
+        sent: frozenset[ModelVote],
+        used_before: frozenset[ModelVote],
+        used_after: frozenset[ModelVote],
+    ) -> list[ModelVote]:
+        """Votes of `round` from 2f+1 senders, as the model's action may have used them:
+        those it newly marked as used, then others it marked, avoiding 2f+1 for one value
+        where possible (with those, the machine would rightly fire another rule first)."""
+        quorum = self.quorum
+        pool = sorted(m for m in used_after & sent if m.round == round)
+        fresh = [m for m in pool if m not in used_before]
+        chosen = list(fresh)
+        for avoid_value_quorum in (True, False):
+            for m in pool:
+                senders = {c.src for c in chosen}
+                if len(senders) >= quorum:
+                    return chosen
+                if m in chosen or m.src in senders:
+                    continue
+                completes = len(_senders(frozenset(chosen), round, m.value)) + 1 >= quorum
+                if avoid_value_quorum and m.value != NIL and completes:
+                    continue
+                chosen.append(m)
+        return chosen
+
     def _deliver_votes(
         self, p: str, pool: frozenset[ModelVote], kind: VoteKind, round: int, value: str
     ) -> None:
         self.deliver(p, [(m, kind) for m in pool if (m.round, m.value) == (round, value)])
 
     def _catch_up(self, p: str, before: ModelState, after: ModelState) -> None:
+        """OnRoundCatchup: f+1 processes sent something of a higher round. What counts is
+        who sent; the model also counts a faulty process's proposal for a round it does
+        not propose, which our machine refuses, so each sender is represented by a
+        message of that round the machine accepts, votes first."""
         target = after.views[p].round
-        used: list[tuple[ModelProposal | ModelVote, Any]] = [
-            *((m, VoteKind.PREVOTE) for m in after.used_prevotes & before.prevotes),
-            *((m, VoteKind.PRECOMMIT) for m in after.used_precommits & before.precommits),
-            *((m, None) for m in after.used_proposals & before.proposals),
+        used = after.used_proposals | after.used_prevotes | after.used_precommits
+        fresh = used - before.used_proposals - before.used_prevotes - before.used_precommits
+        offers: list[tuple[ModelProposal | ModelVote, Any]] = [
+            *((m, VoteKind.PREVOTE) for m in sorted(before.prevotes)),
+            *((m, VoteKind.PRECOMMIT) for m in sorted(before.precommits)),
+            *((m, None) for m in sorted(before.proposals) if m.src == self.proposer(m.round)),
         ]
-        for message in [u for u in used if u[0].round == target]:
+        senders = sorted({m.src for m in used if m.round == target},
+                         key=lambda src: (all(m.src != src for m in fresh), src))  # fmt: skip
+        for sender in senders:
             if self.machines[p].round == target:
                 break
-            self.deliver(p, [message])
+            for message in offers:
+                if (message[0].src, message[0].round) == (sender, target):
+                    self.deliver(p, [message])
+                    break
 
     # checks
 
     def _check_sent(self, p: str, before: ModelState, after: ModelState, start: int) -> list[str]:
-        model = {
-            *((m, None) for m in after.proposals - before.proposals if m.src == p),
+        """The votes the machine sent in this step are the model's new ones; a proposal
+        the model inserts is one the machine sent, now or when it entered the round (the
+        paper proposes a valid value right away; the model inserts it as a later step)."""
+        model_votes = {
             *((m, VoteKind.PREVOTE) for m in after.prevotes - before.prevotes if m.src == p),
             *((m, VoteKind.PRECOMMIT) for m in after.precommits - before.precommits if m.src == p),
         }
-        ours = {self._describes(m) for m in self.sent[p][start:]}
-        if after.action == "InsertProposal" or not model:
-            # A proposer may have proposed its valid value already at the round's start.
-            ours |= {self._describes(m) for m in self.sent[p] if isinstance(m, Proposal)} & model
-        return [] if ours == model else [f"{p} sent {sorted(ours)}, model {sorted(model)}"]
+        our_votes = {self._describes(m) for m in self.sent[p][start:] if isinstance(m, Vote)}
+        problems = []
+        if our_votes != model_votes:
+            problems.append(f"{p} sent {sorted(our_votes)}, model {sorted(model_votes)}")
+        proposed = {self._describes(m)[0] for m in self.sent[p] if isinstance(m, Proposal)}
+        inserted = {m for m in after.proposals - before.proposals if m.src == p}
+        if not inserted <= proposed:
+            problems.append(f"{p} proposed {sorted(proposed)}, model {sorted(inserted)}")
+        return problems
 
     def _compare(self, state: ModelState) -> list[str]:
         problems = []
@@ -469,8 +564,14 @@ def _new_from(new: frozenset[ModelVote], p: str) -> ModelVote:
 
 
 def _choose(candidates: Sequence[ModelProposal], fresh: frozenset[ModelProposal]) -> ModelProposal:
+    """The proposal an action used: the only candidate, or the one it newly marked used;
+    among proposals of one value that differ only in the round they cite, any that our
+    protocol can express serves (the rules that remain need only the value)."""
     if len(candidates) > 1:
         candidates = [c for c in candidates if c in fresh] or candidates
+    expressible = sorted(c for c in candidates if c.valid_round < c.round)
+    if len({(c.round, c.value) for c in candidates}) == 1 and expressible:
+        candidates = expressible[:1]
     if len(candidates) != 1:
         raise AssertionError(f"cannot tell which proposal the model used: {candidates}")
     return candidates[0]
@@ -483,7 +584,10 @@ def replay_trace(states: Sequence[ModelState], valid_values: Iterable[str]) -> l
     replay = Replay(states[0], valid_values)
     reports = [StepReport(0, "Init", None, replay._compare(states[0]))]
     for i in range(1, len(states)):
-        reports.append(replay.step(i, states[i - 1], states[i]))
+        report = replay.step(i, states[i - 1], states[i])
+        reports.append(report)
+        if report.diverged:
+            break  # the states differ from here on by the model's choice, not by a fault
     return reports
 
 
@@ -501,13 +605,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{path}: not replayable: {exc}")
             failed += 1
             continue
-        bad = [r for r in reports if r.problems]
+        bad = [r for r in reports if r.problems and not r.diverged]
         for r in reports:
-            status = "ok" if not r.problems else "MISMATCH"
+            status = "ok" if not r.problems else "DIVERGED" if r.diverged else "MISMATCH"
             print(f"{path.name} step {r.index:3d} {r.action:40s} {r.actor or '-':4s} {status}")
-            for problem in r.problems:
+            for problem in [r.diverged] if r.diverged else r.problems:
                 print(f"    {problem}")
-        print(f"{path}: {len(reports)} states, {len(bad)} mismatching")
+        stopped = ", stopped where the model chose another order" if reports[-1].diverged else ""
+        print(f"{path}: {len(reports)} states replayed, {len(bad)} mismatching{stopped}")
         failed += bool(bad)
     return 1 if failed else 0
 
