@@ -122,3 +122,13 @@ def test_unequal_voting_power() -> None:
     assert result.ok, result.describe()
     # The 3-power validators propose more often than the 2-power one would.
     assert all(result.nodes[i].height >= 4 for i in result.correct)
+
+
+def test_crashed_nodes_restart_from_a_torn_wal() -> None:
+    dropped = restarts = 0
+    for seed in range(6):
+        result = run_cluster(4, seed, random_faults(4, seed, "crash_restart"))
+        assert result.ok, result.describe()
+        dropped += sum(node.torn_bytes_dropped for node in result.nodes)
+        restarts += sum(node.restarts for node in result.nodes)
+    assert restarts >= 6 and dropped > 0

@@ -1,1 +1,34 @@
+"""The public test kit: virtual time, a seeded network, and simulated validator clusters.
 
+from peerchain.testing import run_cluster, random_faults
+result = run_cluster(4, seed=1, faults=random_faults(4, 1, "equivocate"))
+assert result.ok, result.describe()
+"""
+
+from peerchain.testing.clock import SimClock
+from peerchain.testing.cluster import ClusterResult, run_cluster
+from peerchain.testing.faults import (
+    FAULT_KINDS,
+    Behaviour,
+    Crash,
+    CrashProposer,
+    Faults,
+    random_faults,
+)
+from peerchain.testing.kvstore import KVApplication
+from peerchain.testing.network import NetworkConfig, SimNetwork
+
+__all__ = [
+    "FAULT_KINDS",
+    "Behaviour",
+    "ClusterResult",
+    "Crash",
+    "CrashProposer",
+    "Faults",
+    "KVApplication",
+    "NetworkConfig",
+    "SimClock",
+    "SimNetwork",
+    "random_faults",
+    "run_cluster",
+]
