@@ -49,7 +49,14 @@ async def _node(name: str, bootstrap: tuple[PeerAddress, ...] = ()) -> Network:
     identity = NodeKey.from_private_key(keccak256(b"bench:" + name.encode()))
     network = Network(
         identity,
-        NetworkConfig(chain_id=1337, genesis_hash=GENESIS, bootstrap=bootstrap),
+        # No flood limit: the throughput run sends far above what a live peer may.
+        NetworkConfig(
+            chain_id=1337,
+            genesis_hash=GENESIS,
+            bootstrap=bootstrap,
+            message_rate=1e9,
+            message_burst=1e9,
+        ),
         TcpTransport(identity, TransportConfig()),
         _NoBook(),
         SystemClock(),
@@ -107,7 +114,7 @@ async def channel_figures(messages: int, size: int) -> None:
                 break
             sent += 1
         progress.clear()
-        await progress.wait()
+        await asyncio.wait_for(progress.wait(), 10)
     elapsed = time.perf_counter() - start
     rate = messages / elapsed
     print(
