@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,9 +58,13 @@ def create_devnet(
     p2p_port: int = 26656,
     rpc_port: int = 8545,
     observers: int = 0,
+    hosts: Sequence[str] = (),
 ) -> list[DevnetNode]:
     """Write (or read back) the files of an n-validator local network plus `observers`
-    non-validating nodes; return the nodes. Ports are p2p_port + i and rpc_port + i."""
+    non-validating nodes; return the nodes. Ports are p2p_port + i and rpc_port + i; node
+    i listens on `hosts[i]` (default 127.0.0.1). Validators keep reconnecting to each
+    other; an observer is given only node 0 to start from and finds the rest by peer
+    exchange."""
     directory.mkdir(parents=True, exist_ok=True)
     manifest = directory / "devnet.json"
     if manifest.exists():
@@ -82,30 +87,34 @@ def create_devnet(
         },
     }
     (directory / "genesis.json").write_text(json.dumps(genesis, indent=2))
+    if hosts and len(hosts) != n + observers:
+        raise ValueError(f"{len(hosts)} hosts for {n + observers} nodes")
+    host_of = list(hosts) or ["127.0.0.1"] * (n + observers)
     nodes: list[DevnetNode] = []
     for i in range(n + observers):
         node_dir = directory / f"node{i}"
         data = node_dir / "data"
         identity = load_or_create_node_key(data / "node.key")
-        address = f"peerchain://{identity.node_id.hex()}@127.0.0.1:{p2p_port + i}"
+        address = f"peerchain://{identity.node_id.hex()}@{host_of[i]}:{p2p_port + i}"
         nodes.append(
             DevnetNode(
-                i, node_dir, node_dir / "node.toml", f"http://127.0.0.1:{rpc_port + i}", address
+                i, node_dir, node_dir / "node.toml", f"http://{host_of[i]}:{rpc_port + i}", address
             )
         )
     for node in nodes:
-        others = [f'"{o.p2p_address}"' for o in nodes if o.index != node.index]
+        validator = node.index < n
+        peers = [f'"{o.p2p_address}"' for o in nodes[:n] if o.index != node.index]
         key_line = ""
-        if node.index < n:
+        if validator:
             _write_private(node.directory / "validator.key", validator_keys[node.index].hex())
             key_line = 'validator_key = "validator.key"\n'
         node.config.write_text(
             'datadir = "data"\n'
             'genesis = "../genesis.json"\n'
-            f'listen = "127.0.0.1:{p2p_port + node.index}"\n'
-            f'rpc = "127.0.0.1:{rpc_port + node.index}"\n'
-            f"bootstrap = [{others[0] if node.index else ''}]\n"
-            f"persistent = [{', '.join(others[: n - 1] if node.index >= n else others)}]\n"
+            f'listen = "{host_of[node.index]}:{p2p_port + node.index}"\n'
+            f'rpc = "{host_of[node.index]}:{rpc_port + node.index}"\n'
+            f"bootstrap = [{peers[0] if node.index else ''}]\n"
+            f"persistent = [{', '.join(peers) if validator else ''}]\n"
             f"{key_line}"
             "admin_rpc = true\n"
         )

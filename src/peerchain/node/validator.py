@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from peerchain.core.blocks import Block
-from peerchain.core.consensus.certificate import Commit, CommitCertificate
+from peerchain.core.consensus.certificate import Commit, CommitCertificate, verify_certificate
 from peerchain.core.consensus.events import BlockPrepared as BlockPreparedEvent
 from peerchain.core.consensus.events import (
     Broadcast,
@@ -39,7 +39,13 @@ from peerchain.core.consensus.events import (
     VoteReceived,
 )
 from peerchain.core.consensus.machine import ConsensusMachine
-from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote
+from peerchain.core.consensus.messages import (
+    InvalidMessage,
+    Proposal,
+    Vote,
+    proposal_signer,
+    vote_signer,
+)
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
@@ -111,8 +117,8 @@ class ConsensusNode(ChainView):
         """Join the network, catch up with peers, then run consensus until `stop`."""
         self.network.on_message(self._on_network_message)
         self.network.on_height(self._on_peer_height)
-        self.network.set_validator(Channel.CONSENSUS, _decodes_as_consensus)
-        self.network.set_validator(Channel.BLOCKS, _decodes_as_consensus)
+        self.network.set_validator(Channel.CONSENSUS, self._is_authentic)
+        self.network.set_validator(Channel.BLOCKS, self._is_authentic)
         self.network.set_validator(Channel.TRANSACTIONS, self._decodes_as_transaction)
         self.network.set_block_source(self._block_source)
         self.network.update_height(self.ledger.head.number)
@@ -267,6 +273,17 @@ class ConsensusNode(ChainView):
         if commit is not None:
             self.network.send(peer, Channel.BLOCKS, encode_message(commit))
 
+    def _is_authentic(self, peer: bytes, payload: bytes) -> bool:
+        """Gossip check before a consensus message is relayed: it decodes and is signed by
+        whom it names. A message that fails is neither delivered nor forwarded, so an honest
+        node never relays a forgery and is never blamed for one."""
+        try:
+            check_authentic(decode_message(payload), self.ledger.chain_id, self.validators)
+        except (DecodeError, InvalidMessage) as exc:
+            log.info("dropping consensus gossip from %s: %s", peer.hex()[:12], exc)
+            return False
+        return True
+
     def _on_transaction(self, raw: bytes) -> None:
         try:
             tx = self.admit_transaction(raw)
@@ -387,9 +404,25 @@ def _received(message: ConsensusMessage) -> Event:
     return CommitReceived(message)
 
 
-def _decodes_as_consensus(peer: bytes, payload: bytes) -> bool:
-    try:
-        decode_message(payload)
-    except DecodeError:
-        return False
-    return True
+def check_authentic(message: ConsensusMessage, chain_id: int, validators: ValidatorSet) -> None:
+    """Check what can be checked of a consensus message without consensus state: a vote is
+    signed by the validator it names, a proposal by the proposer of its (height, round), a
+    commit's certificate holds more than 2/3 of the power for its block. Raises
+    InvalidMessage."""
+    match message:
+        case Vote():
+            if message.validator not in validators:
+                raise InvalidMessage("vote from a non-validator")
+            if vote_signer(chain_id, message) != message.validator:
+                raise InvalidMessage("vote signature does not match its validator")
+        case Proposal():
+            if not -1 <= message.pol_round < message.round:
+                raise InvalidMessage("proposal with a bad proof-of-lock round")
+            if message.proposer != validators.proposer(message.height, message.round):
+                raise InvalidMessage("proposal not from the proposer of its round")
+            if proposal_signer(chain_id, message) != message.proposer:
+                raise InvalidMessage("proposal signature does not match its proposer")
+        case Commit(block, certificate):
+            if block.hash != certificate.block_hash:
+                raise InvalidMessage("commit block does not match its certificate")
+            verify_certificate(certificate, validators, chain_id)

@@ -6,6 +6,10 @@ Only namespaces this lab created are touched, and all of them are deleted by `de
 (or on leaving the `with` block); deleting a namespace removes its veth ends. The bridge
 is the only path between nodes, so no traffic loop can form.
 
+With `host_link=True` the namespace this process runs in joins the bridge too, as
+10.99.<subnet>.254, so a test can reach servers inside the node namespaces (JSON-RPC);
+partitions never cut that link.
+
 `partition(groups)` drops traffic between nodes of different groups with blackhole
 routes inside the node namespaces; `heal()` removes them. Needs root and iproute2.
 """
@@ -55,6 +59,7 @@ class NetnsLab:
 
     count: int
     subnet: int = 0
+    host_link: bool = False
     tag: str = field(default_factory=lambda: f"pc{os.getpid() % 100000}")
     nodes: list[NodeNamespace] = field(default_factory=list)
     _created: list[str] = field(default_factory=list)
@@ -68,6 +73,15 @@ class NetnsLab:
     def hub(self) -> str:
         return f"{self.tag}-hub"
 
+    @property
+    def host_address(self) -> str:
+        """This process's address on the bridge (with `host_link`)."""
+        return f"10.99.{self.subnet}.254"
+
+    @property
+    def _host_device(self) -> str:
+        return f"{self.tag}-h"
+
     def create(self) -> NetnsLab:
         """Make the namespaces, the bridge and the links. Raises NetnsError."""
         if not netns_available():
@@ -78,6 +92,8 @@ class NetnsLab:
             _ip("-n", self.hub, "link", "set", "br0", "up")
             for index in range(self.count):
                 self._add_node(index)
+            if self.host_link:
+                self._add_host_link()
         except NetnsError:
             self.destroy()
             raise
@@ -101,6 +117,14 @@ class NetnsLab:
         _ip("-n", name, "link", "set", inside, "up")
         self.nodes.append(NodeNamespace(name, address))
 
+    def _add_host_link(self) -> None:
+        device = self._host_device
+        _ip("link", "add", device, "type", "veth", "peer", "name", "host", "netns", self.hub)
+        _ip("-n", self.hub, "link", "set", "host", "master", "br0")
+        _ip("-n", self.hub, "link", "set", "host", "up")
+        _ip("addr", "add", f"{self.host_address}/24", "dev", device)
+        _ip("link", "set", device, "up")
+
     def partition(self, groups: Sequence[Sequence[int]]) -> None:
         """Cut traffic between nodes (by index) of different groups, both directions."""
         self.heal()
@@ -119,6 +143,8 @@ class NetnsLab:
 
     def destroy(self) -> None:
         """Delete every namespace this lab created (their links go with them)."""
+        if self.host_link:  # goes with the hub's end too; deleted here in case it did not
+            subprocess.run(["ip", "link", "del", self._host_device], capture_output=True)
         while self._created:
             name = self._created.pop()
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)

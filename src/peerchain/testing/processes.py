@@ -11,6 +11,10 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+# Consecutive port blocks are looked for below the kernel's ephemeral range, so that
+# outgoing connections do not take them between the check and the node's bind.
+_BLOCK_SEARCH = range(20000, 32000)
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
@@ -19,45 +23,89 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` consecutive TCP ports on 127.0.0.1 that were free a moment
+    ago (for `create_devnet`, which numbers ports from a base). Raises RuntimeError."""
+    span = len(_BLOCK_SEARCH)
+    start = (os.getpid() * 7919) % span
+    for step in range(0, span, count):
+        base = _BLOCK_SEARCH.start + (start + step) % (span - count)
+        if all(_is_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
 class NodeProcess:
     """A `peerchain ...` child process whose output is kept in a log file.
 
     `start` returns once a line containing `ready_marker` has been printed, or
     raises RuntimeError (with the log) if the process exits or `timeout` passes.
+    `launch` and `wait_ready` do the same in two steps, to start several at once.
+    `prefix` goes before the interpreter (e.g. `ip netns exec NAME`).
     """
 
-    def __init__(self, args: Sequence[str], log_path: Path, ready_marker: str) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log_path: Path,
+        ready_marker: str,
+        prefix: Sequence[str] = (),
+    ) -> None:
         self.args = list(args)
         self.log_path = log_path
         self.ready_marker = ready_marker
+        self.prefix = list(prefix)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()
 
     def start(self, timeout: float = 60.0) -> NodeProcess:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> NodeProcess:
+        """Start the process without waiting for it to be ready."""
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._ready = threading.Event()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "peerchain.cli", *self.args],
+            [*self.prefix, sys.executable, "-m", "peerchain.cli", *self.args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
         )
-        ready = threading.Event()
-        threading.Thread(target=self._pump, args=(ready,), daemon=True).start()
-        if not ready.wait(timeout) or self.proc.poll() is not None:
+        threading.Thread(target=self._pump, args=(self.proc, self._ready), daemon=True).start()
+        return self
+
+    def wait_ready(self, timeout: float = 60.0) -> NodeProcess:
+        """Wait for the ready marker; RuntimeError (with the log) if it never comes."""
+        assert self.proc is not None, "launch() first"
+        if not self._ready.wait(timeout) or self.proc.poll() is not None:
             self.kill()
             raise RuntimeError(f"node not ready in {timeout}s:\n{self.output()}")
         return self
 
-    def _pump(self, ready: threading.Event) -> None:
+    def _pump(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
         """Copy output to the log (so the child never blocks on a full pipe); flag readiness."""
-        assert self.proc is not None and self.proc.stdout is not None
+        assert proc.stdout is not None
         marker = self.ready_marker.encode()
         with self.log_path.open("ab") as log:
-            for line in iter(self.proc.stdout.readline, b""):
+            for line in iter(proc.stdout.readline, b""):
                 log.write(line)
                 log.flush()
                 if marker in line:
                     ready.set()
         ready.set()  # exited: let the waiter see it at once
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then wait; returns the exit status."""

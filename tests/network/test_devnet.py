@@ -1,0 +1,219 @@
+"""A 4-validator devnet of real processes (written by the code of `peerchain devnet`),
+driven with web3.py: agreement on blocks and state, an observer that finds the network
+from one address and syncs, and hostile peers that get banned while blocks keep coming."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eth_account import Account
+from web3.exceptions import TransactionNotFound
+
+from peerchain.core.consensus.messages import Vote, VoteKind, sign_vote
+from peerchain.core.consensus.wire import encode_message as encode_consensus
+from peerchain.core.crypto import keccak256, private_key_to_address
+from peerchain.core.p2p.identity import NodeKey, parse_address
+from peerchain.core.p2p.messages import Channel, Disconnect, Gossip
+
+from .harness import DEV_KEY_0, Devnet, wait_until
+from .hostile import RawPeer
+
+VALIDATORS = (0, 1, 2, 3)
+OBSERVER = 4
+CHAIN_ID = 1337
+RECIPIENT = "0x000000000000000000000000000000000000bEEF"
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    net = Devnet.create(tmp_path_factory.mktemp("devnet"), len(VALIDATORS), observers=1)
+    try:
+        net.start(*VALIDATORS)
+        net.wait_for_height(VALIDATORS, 2, timeout=60)
+        yield net
+    finally:
+        net.close()
+
+
+def receipt_on(devnet: Devnet, index: int, tx_hash: bytes) -> dict[str, Any] | None:
+    try:
+        return dict(devnet.web3(index).eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+    except TransactionNotFound:
+        return None
+
+
+def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devnet) -> None:
+    w3 = devnet.web3(1)
+    sender = Account.from_key(DEV_KEY_0)
+    before = w3.eth.get_balance(RECIPIENT)  # type: ignore[arg-type]
+    signed = sender.sign_transaction(
+        {
+            "to": RECIPIENT,
+            "value": 12345,
+            "gas": 21000,
+            "maxFeePerGas": 2 * w3.eth.gas_price,
+            "maxPriorityFeePerGas": 1,
+            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "chainId": CHAIN_ID,
+        }
+    )
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+
+    def receipts_everywhere() -> list[dict[str, Any]] | None:
+        found = [receipt_on(devnet, i, tx_hash) for i in VALIDATORS]
+        return [r for r in found if r is not None] if None not in found else None
+
+    receipts = wait_until(receipts_everywhere, 30, "the receipt on every node")
+    assert {(r["blockNumber"], r["blockHash"], r["status"]) for r in receipts} == {
+        (receipts[0]["blockNumber"], receipts[0]["blockHash"], 1)
+    }
+    number = receipts[0]["blockNumber"]
+    for i in VALIDATORS:
+        assert devnet.web3(i).eth.get_balance(RECIPIENT, number) == before + 12345  # type: ignore[arg-type]
+
+    devnet.wait_for_height(VALIDATORS, number + 2, timeout=30)
+    tip = min(devnet.heights(VALIDATORS))
+    devnet.assert_same_chain(VALIDATORS, 0, tip)
+    for i in VALIDATORS:
+        commit = devnet.rpc(i, "peerchain_getCommit", hex(number))
+        assert commit["blockHash"] == "0x" + bytes(receipts[0]["blockHash"]).hex()
+        assert len(commit["signatures"]) >= 3  # more than 2/3 of four equal powers
+
+
+def node_id_of(node_address: str) -> str:
+    return "0x" + parse_address(node_address).node_id.hex()
+
+
+def connected_peers(devnet: Devnet, index: int) -> set[str]:
+    return {p["id"] for p in devnet.rpc(index, "peerchain_peers") if not p["banned"]}
+
+
+def test_an_observer_given_one_address_discovers_the_network_syncs_and_serves_it(
+    devnet: Devnet,
+) -> None:
+    config = devnet.nodes[OBSERVER].config.read_text()
+    assert "validator_key" not in config and "persistent = []" in config
+    assert config.count("peerchain://") == 1  # its only way in is node 0
+    devnet.wait_for_height(VALIDATORS, 4, timeout=30)
+
+    devnet.start(OBSERVER)
+    validator_ids = {node_id_of(devnet.nodes[i].p2p_address) for i in VALIDATORS}
+    wait_until(
+        lambda: connected_peers(devnet, OBSERVER) >= validator_ids,
+        30,
+        "the observer to connect to every validator",
+        state=lambda: connected_peers(devnet, OBSERVER),
+    )
+    target = max(devnet.heights(VALIDATORS))
+    devnet.wait_for_height([OBSERVER], target, timeout=30)
+    wait_until(
+        lambda: devnet.rpc(OBSERVER, "eth_syncing") is False,
+        30,
+        "the observer to finish block sync",
+    )
+    height = devnet.height(OBSERVER)
+    devnet.assert_same_chain([0, 2, OBSERVER], 0, height)
+    sender = Account.from_key(DEV_KEY_0).address
+    balances = {devnet.web3(i).eth.get_balance(sender, height) for i in (0, OBSERVER)}
+    assert len(balances) == 1
+    devnet.wait_for_height([OBSERVER], height + 2, timeout=30)  # and follows it from here
+    devnet.assert_same_chain([0, OBSERVER], height, height + 2)
+
+
+def hostile_key(name: str) -> NodeKey:
+    return NodeKey.from_private_key(keccak256(b"hostile:" + name.encode()))
+
+
+def peer_record(devnet: Devnet, index: int, key: NodeKey) -> dict[str, Any] | None:
+    wanted = "0x" + key.node_id.hex()
+    return next((p for p in devnet.rpc(index, "admin_peers") if p["id"] == wanted), None)
+
+
+def is_banned(devnet: Devnet, index: int, key: NodeKey) -> bool:
+    record = peer_record(devnet, index, key)
+    return record is not None and bool(record["banned"])
+
+
+def test_hostile_peers_are_disconnected_and_banned_while_the_network_commits(
+    devnet: Devnet,
+) -> None:
+    target = 1
+    address = parse_address(devnet.nodes[target].p2p_address)
+    genesis = bytes.fromhex(devnet.rpc(target, "eth_getBlockByNumber", "0x0", False)["hash"][2:])
+    start = max(devnet.heights(VALIDATORS))
+    impostor_key = (devnet.nodes[2].directory / "validator.key").read_text().strip()
+    impostor = private_key_to_address(bytes.fromhex(impostor_key))
+
+    async def attacks() -> dict[str, NodeKey]:
+        # Garbage before any handshake: the connection is dropped (there is no identity).
+        plain = await RawPeer.plain(address)
+        await plain.send_raw(b"\xff\xff" + bytes(range(256)) * 8)
+        assert await plain.read_until_closed() == []
+
+        keys = {name: hostile_key(name) for name in ("junk", "big", "chain", "votes")}
+
+        junk = await RawPeer.connect(address, keys["junk"], CHAIN_ID, genesis)
+        await junk.send_raw(b"\x00\x20" + b"\x13" * 32)  # a packet that fails to decrypt
+        *_, farewell = await junk.read_until_closed()
+        assert isinstance(farewell, Disconnect) and "malformed" in farewell.reason
+
+        big = await RawPeer.connect(address, keys["big"], CHAIN_ID, genesis)
+        assert big.channel is not None
+        packet = big.channel._session.encrypt(b"\xff\xff\xff\xff")  # a 4 GiB message length
+        await big.send_raw(len(packet).to_bytes(2, "big") + packet)
+        *_, farewell = await big.read_until_closed()
+        assert isinstance(farewell, Disconnect) and "exceeds the limit" in farewell.reason
+
+        stranger = await RawPeer.connect(address, keys["chain"], CHAIN_ID + 1, genesis)
+        assert stranger.result is not None and stranger.result.incompatible
+        *_, farewell = await stranger.read_until_closed()
+        assert isinstance(farewell, Disconnect) and "chain id" in farewell.reason
+
+        # Votes signed by a key that is no validator's, and votes that claim to be
+        # validator 2's but are signed by another key, at the heights being decided.
+        voter = await RawPeer.connect(address, keys["votes"], CHAIN_ID, genesis)
+        height = int(devnet.rpc(target, "peerchain_consensusState")["height"], 16)
+        forged: list[Vote] = []
+        for offset in range(8):
+            h = height + offset % 2
+            outsider = keccak256(b"outsider:%d" % offset)
+            vote = sign_vote(outsider, CHAIN_ID, VoteKind.PREVOTE, h, 0, None)
+            forged.append(vote)
+            forged.append(
+                Vote(VoteKind.PRECOMMIT, h, offset, None, impostor, vote.signature)  # not 2's
+            )
+        await voter.send(*(Gossip(Channel.CONSENSUS, encode_consensus(v)) for v in forged))
+        *_, farewell = await voter.read_until_closed()
+        assert isinstance(farewell, Disconnect) and "banned" in farewell.reason
+        return keys
+
+    keys = asyncio.run(attacks())
+
+    for name, key in keys.items():
+        record = peer_record(devnet, target, key)
+        assert record is not None and record["banned"], (name, record)
+        assert record["direction"] is None  # not connected any more
+        assert record["bannedUntil"] is not None
+    # A banned identity that comes back is told so and dropped at once.
+
+    async def comeback() -> None:
+        again = await RawPeer.connect(address, keys["big"], CHAIN_ID, genesis)
+        *_, farewell = await again.read_until_closed()
+        assert isinstance(farewell, Disconnect) and "banned" in farewell.reason
+
+    asyncio.run(comeback())
+
+    devnet.wait_for_height(VALIDATORS, start + 3, timeout=30)
+    for i in VALIDATORS:  # the honest nodes did not blame each other for what they relayed
+        peers = devnet.rpc(i, "peerchain_peers")
+        honest = [p for p in peers if p["id"] in _validator_ids(devnet)]
+        assert len(honest) == len(VALIDATORS) - 1, (i, peers)
+        assert not any(p["banned"] for p in honest), (i, peers)
+    devnet.assert_same_chain(VALIDATORS, start, min(devnet.heights(VALIDATORS)))
+
+
+def _validator_ids(devnet: Devnet) -> set[str]:
+    return {node_id_of(devnet.nodes[i].p2p_address) for i in VALIDATORS}
