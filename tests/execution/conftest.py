@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,26 +25,7 @@ KEYS = [bytes([i + 1]) * 32 for i in range(4)]
 ADDRS = [private_key_to_address(k) for k in KEYS]
 COINBASE = b"\xc0" * 20
 
-STORE_SOURCE = """
-# pragma version ~=0.4.3
-event Stored:
-    who: indexed(address)
-    value: uint256
-
-value: public(uint256)
-
-
-@deploy
-def __init__(initial: uint256):
-    self.value = initial
-
-
-@external
-def store(v: uint256):
-    assert v != 13, "unlucky"
-    self.value = v
-    log Stored(who=msg.sender, value=v)
-"""
+STORE_SOURCE = (Path(__file__).resolve().parents[1] / "contracts" / "Store.vy").read_text()
 
 
 @cache

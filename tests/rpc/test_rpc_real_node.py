@@ -33,26 +33,7 @@ from .openrpc import OpenRpcSpec
 CHAIN_ID = 1337
 KEYS = [bytes([i + 1]) * 32 for i in range(3)]
 ADDRS = ["0x" + private_key_to_address(k).hex() for k in KEYS]
-SOURCE = """
-# pragma version ~=0.4.3
-event Stored:
-    who: indexed(address)
-    value: uint256
-
-value: public(uint256)
-
-
-@deploy
-def __init__(initial: uint256):
-    self.value = initial
-
-
-@external
-def store(v: uint256):
-    assert v != 13, "unlucky"
-    self.value = v
-    log Stored(who=msg.sender, value=v)
-"""
+SOURCE = (Path(__file__).resolve().parents[1] / "contracts" / "Store.vy").read_text()
 
 
 class FixedClock:

@@ -18,6 +18,13 @@ from peerchain.drivers.keystore import list_key_files, load_key_file
 rpc_option = click.option(
     "--rpc", default="http://127.0.0.1:8545", show_default=True, help="JSON-RPC URL of the node."
 )
+sender_option = click.option(
+    "--from",
+    "sender",
+    required=True,
+    callback=lambda c, p, v: parse_address(v),
+    help="Sending account (a keystore account, or a dev node's account).",
+)
 _UNITS = {"wei": 1, "gwei": 10**9, "ether": 10**18, "eth": 10**18}
 
 
@@ -95,13 +102,7 @@ def _submit(
 
 @click.command()
 @rpc_option
-@click.option(
-    "--from",
-    "sender",
-    required=True,
-    callback=lambda c, p, v: parse_address(v),
-    help="Sending account (keystore or dev account).",
-)
+@sender_option
 @click.option("--to", required=True, callback=lambda c, p, v: parse_address(v))
 @click.option(
     "--value",
@@ -166,13 +167,7 @@ def call(
 
 @click.command()
 @rpc_option
-@click.option(
-    "--from",
-    "sender",
-    required=True,
-    callback=lambda c, p, v: parse_address(v),
-    help="Deploying account (keystore or dev account).",
-)
+@sender_option
 @click.option("--value", default="0", callback=lambda c, p, v: parse_value(v))
 @keystore_option
 @password_file_option
