@@ -71,6 +71,9 @@ ZERO_ADDRESS = b"\x00" * 20
 CATCH_UP_INTERVAL = 1.0
 # Peers must report a height this far above ours before we leave consensus to sync.
 SYNC_LAG = 2
+# Consensus that has not moved (height, round, step) for this long resends the proposal
+# and votes of its round to every peer, which answers with what it has (seconds).
+STALL_INTERVAL = 2.0
 
 
 class ConsensusNode(ChainView):
@@ -110,6 +113,8 @@ class ConsensusNode(ChainView):
         self._sync_task: asyncio.Task[None] | None = None
         self._sync_status: SyncStatus | None = None
         self._catch_up_sent: dict[tuple[bytes, int, int], float] = {}
+        self._position = (0, 0, 0)
+        self._moved_at = 0.0
         self.on_sync_progress: Callable[[int, int], None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -124,6 +129,7 @@ class ConsensusNode(ChainView):
         self.network.update_height(self.ledger.head.number)
         await self.network.start()
         self._spawn(self._run())
+        self._spawn(self._watch_progress())
         self._queue.put_nowait((None, Started()))
 
     async def stop(self) -> None:
@@ -179,6 +185,25 @@ class ConsensusNode(ChainView):
         for output in outputs:
             self._carry_out(output)
         self._arm_timer()
+        position = (self.machine.height, self.machine.round, int(self.machine.step))
+        if position != self._position:
+            self._position, self._moved_at = position, self.clock.now()
+
+    async def _watch_progress(self) -> None:
+        """Votes that a peer missed in the round both are in are never sent again by
+        gossip (a restarted validator, a healed partition, a message dropped while a peer
+        synced), and without them both may wait forever. When consensus has not moved for
+        STALL_INTERVAL, send every peer the proposal and votes of our round; its answers
+        (and its own catch-up) fill the gaps on both sides."""
+        while True:
+            await asyncio.sleep(STALL_INTERVAL / 2)
+            now = self.clock.now()
+            if self._sync_task is not None or now - self._moved_at < STALL_INTERVAL:
+                continue
+            self._moved_at = now
+            height, round_ = self.machine.height, self.machine.round
+            for peer in self.network.peer_ids():
+                self._queue.put_nowait((None, CatchUpRequested(peer, height, round_)))
 
     def _carry_out(self, output: Output) -> None:
         match output:
