@@ -170,6 +170,47 @@ class Devnet:
             state=lambda: self.heights(indexes),
         )
 
+    def peer_count(self, index: int) -> int:
+        return int(self.rpc(index, "net_peerCount"), 16)
+
+    def wait_for_peer_count(self, index: int, count: int, timeout: float) -> None:
+        wait_until(
+            lambda: self.peer_count(index) == count,
+            timeout,
+            f"node{index} to have {count} peers",
+            state=lambda: self.peer_count(index),
+        )
+
+    def consensus_states(self, indexes: Sequence[int]) -> list[dict[str, Any]]:
+        return [self.rpc(i, "peerchain_consensusState") for i in indexes]
+
+    def waiting_height(self, indexes: Sequence[int]) -> int | None:
+        """The height all the nodes are deciding, once each is past proposing in it
+        (without a quorum they stay there, waiting for votes)."""
+        states = self.consensus_states(indexes)
+        heights = {int(s["height"], 16) for s in states}
+        if len(heights) == 1 and all(s["step"] in ("prevote", "precommit") for s in states):
+            return heights.pop()
+        return None
+
+    def wait_until_waiting(self, indexes: Sequence[int], timeout: float) -> int:
+        """Wait until the nodes wait for votes in one height (see `waiting_height`)."""
+        return wait_until(
+            lambda: self.waiting_height(indexes),
+            timeout,
+            f"nodes {list(indexes)} to wait for votes in one height",
+            state=lambda: self.consensus_states(indexes),
+        )
+
+    def assert_no_block_for(self, indexes: Sequence[int], seconds: float) -> None:
+        """Watch the nodes for `seconds` (a span of time, not a wait for an event): none
+        may commit a block meanwhile."""
+        before = self.heights(indexes)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            assert self.heights(indexes) == before, f"nodes {list(indexes)} committed a block"
+            time.sleep(POLL)
+
     def assert_same_chain(self, indexes: Sequence[int], first: int, last: int) -> None:
         """Every node of `indexes` has the same block hash and state root at each height
         first..last."""

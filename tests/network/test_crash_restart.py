@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import PROPOSE_TIMEOUT, Devnet, wait_until
+from .harness import PROPOSE_TIMEOUT, Devnet
 
 ALL = (0, 1, 2, 3)
 RESUME_WITHIN = 20.0  # seconds from restarting the two validators to the next block
@@ -27,24 +27,6 @@ def devnet(tmp_path: Path) -> Iterator[Devnet]:
         net.close()
 
 
-def stuck_in_height(devnet: Devnet, indexes: tuple[int, ...]) -> int | None:
-    """The height the nodes all wait in past their propose step, if they do."""
-    states = [devnet.rpc(i, "peerchain_consensusState") for i in indexes]
-    heights = {int(s["height"], 16) for s in states}
-    if len(heights) == 1 and all(s["step"] in ("prevote", "precommit") for s in states):
-        return heights.pop()
-    return None
-
-
-def assert_no_block_for(devnet: Devnet, indexes: tuple[int, ...], seconds: float) -> None:
-    """Watch the nodes for `seconds`: none may commit a block in that time."""
-    before = devnet.heights(indexes)
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert devnet.heights(indexes) == before, "a block was committed without a quorum"
-        time.sleep(0.2)
-
-
 def test_killed_validators_stop_the_chain_only_without_quorum_and_catch_up(
     devnet: Devnet,
 ) -> None:
@@ -54,13 +36,8 @@ def test_killed_validators_stop_the_chain_only_without_quorum_and_catch_up(
 
     devnet.kill(2)
     survivors = (0, 1)
-    waiting = wait_until(
-        lambda: stuck_in_height(devnet, survivors),
-        30,
-        "the two survivors to wait for votes in one height",
-        state=lambda: [devnet.rpc(i, "peerchain_consensusState") for i in survivors],
-    )
-    assert_no_block_for(devnet, survivors, seconds=5 * PROPOSE_TIMEOUT)
+    waiting = devnet.wait_until_waiting(survivors, timeout=30)
+    devnet.assert_no_block_for(survivors, seconds=5 * PROPOSE_TIMEOUT)
     assert devnet.heights(survivors) == [waiting - 1] * 2
 
     restarted = time.monotonic()
