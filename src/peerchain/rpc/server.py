@@ -6,6 +6,10 @@ Routes:
   `max_body_bytes`.
 - `GET /` with `Upgrade: websocket`: the same requests as WebSocket text messages,
   plus eth_subscribe notifications. Requests on one connection are answered in order.
+- `GET /` without an upgrade: the explorer's `index.html` when the app was given an
+  explorer directory, else 405. `GET /explorer/{name}`: the explorer's other files
+  (only the files directly in that directory, read once at start), with a
+  Content-Security-Policy that allows same-origin scripts, styles and connections only.
 - `GET /health`: `{"status": "ok", "blockNumber": N}`.
 - `OPTIONS /`: CORS preflight.
 
@@ -18,6 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,16 +47,23 @@ _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _READ_CHUNK = 64 * 1024
 
 
-def create_app(view: NodeView, config: RpcConfig | None = None) -> web.Application:
-    """An aiohttp application serving the JSON-RPC API of `view`.
+def create_app(
+    view: NodeView, config: RpcConfig | None = None, *, explorer_dir: Path | None = None
+) -> web.Application:
+    """An aiohttp application serving the JSON-RPC API of `view`, and the explorer's
+    files from `explorer_dir` (see `peerchain.explorer.STATIC_DIR`) when given.
 
-    Add methods later with `dispatcher_of(app).register_namespace(name, methods)`."""
+    Add methods later with `dispatcher_of(app).register_namespace(name, methods)`.
+    Raises OSError when `explorer_dir` or its `index.html` cannot be read."""
     config = config or RpcConfig()
     filters = FilterManager(timeout=config.filter_timeout)
     app = web.Application(client_max_size=config.max_body_bytes)
     app[DISPATCHER] = build_dispatcher(view, config, filters)
     app[_CONFIG] = config
     app[_SOCKETS] = set()
+    if explorer_dir is not None:
+        app[_EXPLORER] = _load_static(explorer_dir)
+        app.router.add_get("/explorer/{name}", _handle_static)
     app.router.add_post("/", _handle_http)
     app.router.add_get("/", _handle_get)
     app.router.add_route("OPTIONS", "/", _handle_preflight)
@@ -95,15 +109,19 @@ class RpcServer:
         await self.runner.cleanup()
 
 
-async def serve(view: NodeView, config: RpcConfig | None = None) -> RpcServer:
-    """Start serving `view` on `config.host:config.port`; stop with `await server.close()`."""
+async def serve(
+    view: NodeView, config: RpcConfig | None = None, *, explorer_dir: Path | None = None
+) -> RpcServer:
+    """Start serving `view` (and the explorer from `explorer_dir`, if given) on
+    `config.host:config.port`; stop with `await server.close()`."""
     config = config or RpcConfig()
-    runner = web.AppRunner(create_app(view, config), access_log=None)
+    runner = web.AppRunner(create_app(view, config, explorer_dir=explorer_dir), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     server = RpcServer(runner)
-    log.info("JSON-RPC on http://%s:%d (HTTP and WebSocket)", config.host, server.port)
+    extra = ", explorer at /" if explorer_dir is not None else ""
+    log.info("JSON-RPC on http://%s:%d (HTTP and WebSocket%s)", config.host, server.port, extra)
     return server
 
 
@@ -178,6 +196,73 @@ def _health(view: NodeView) -> Any:
     return health
 
 
+# --- Explorer files ------------------------------------------------------------------
+_INDEX = "index.html"
+_CONTENT_TYPES = {
+    ".html": "text/html",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
+# A Host header that is a plain name or address with an optional port.
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+
+
+@dataclass(frozen=True, slots=True)
+class _StaticFile:
+    body: bytes
+    content_type: str
+
+
+_EXPLORER = web.AppKey("explorer", dict[str, _StaticFile])
+
+
+def _load_static(directory: Path) -> dict[str, _StaticFile]:
+    """The servable files directly in `directory`, by name; raises OSError when it or
+    its index.html cannot be read."""
+    files = {
+        path.name: _StaticFile(path.read_bytes(), _CONTENT_TYPES[path.suffix])
+        for path in directory.iterdir()
+        if path.is_file() and path.suffix in _CONTENT_TYPES
+    }
+    if _INDEX not in files:
+        raise FileNotFoundError(directory / _INDEX)
+    return files
+
+
+def _content_security_policy(request: web.Request) -> str:
+    """Same-origin scripts, styles, images and connections (HTTP and this host's ws:)."""
+    connect = "'self'"
+    if _HOST.fullmatch(request.host):
+        connect += f" ws://{request.host} wss://{request.host}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        f"connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+def _static_response(request: web.Request, file: _StaticFile) -> web.Response:
+    return web.Response(
+        body=file.body,
+        content_type=file.content_type,
+        charset=None if file.content_type.startswith("image/") else "utf-8",
+        headers={
+            "Content-Security-Policy": _content_security_policy(request),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+async def _handle_static(request: web.Request) -> web.Response:
+    # A name is looked up among the files read at start, never joined to a path.
+    file = request.app[_EXPLORER].get(request.match_info["name"])
+    if file is None:
+        return web.Response(status=404, text="not found\n")
+    return _static_response(request, file)
+
+
 # --- WebSocket -----------------------------------------------------------------------
 def _ws_origin_allowed(request: web.Request, config: RpcConfig) -> bool:
     origin = request.headers.get("Origin")
@@ -190,6 +275,8 @@ async def _handle_get(request: web.Request) -> web.StreamResponse:
     config = request.app[_CONFIG]
     ws = web.WebSocketResponse(max_msg_size=config.max_body_bytes)
     if not ws.can_prepare(request).ok:
+        if _EXPLORER in request.app:
+            return _static_response(request, request.app[_EXPLORER][_INDEX])
         message = "send JSON-RPC requests with POST, or upgrade to a WebSocket"
         return web.Response(
             status=405,
