@@ -192,11 +192,14 @@ def test_hostile_peers_are_disconnected_and_banned_while_the_network_commits(
 
     keys = asyncio.run(attacks())
 
+    public = {p["id"]: p for p in devnet.rpc(target, "peerchain_peers")}
     for name, key in keys.items():
         record = peer_record(devnet, target, key)
         assert record is not None and record["banned"], (name, record)
         assert record["direction"] is None  # not connected any more
         assert record["bannedUntil"] is not None
+        assert public["0x" + key.node_id.hex()]["banned"]
+
     # A banned identity that comes back is told so and dropped at once.
 
     async def comeback() -> None:
