@@ -1,8 +1,6 @@
 // Chain values as text: quantities, amounts, times, hashes, search input, known events.
 // Pure functions, no DOM; JSON-RPC quantities arrive as "0x" hex strings.
 
-const ZERO_ADDRESS = "0x" + "0".repeat(40);
-
 export const isAddress = (text) => /^0x[0-9a-fA-F]{40}$/.test(text);
 export const isHash = (text) => /^0x[0-9a-fA-F]{64}$/.test(text);
 
@@ -82,6 +80,9 @@ export function describeTxType(hex) {
   return name ? `${name} (type ${type})` : `type ${type}`;
 }
 
+/** A consensus step name for reading: "new_height" -> "new height". */
+export const describeStep = (step) => step.replaceAll("_", " ");
+
 /** What a search box entry names: {kind: "block", number} | {kind: "address", value} |
  * {kind: "hash", value} (a transaction or block hash) | null. */
 export function classifyQuery(text) {
@@ -97,10 +98,10 @@ export function classifyQuery(text) {
 // --- ABI words ------------------------------------------------------------------------
 
 /** The address in the low 20 bytes of a 32-byte word. */
-export const wordToAddress = (word) => "0x" + word.slice(-40).toLowerCase();
+const wordToAddress = (word) => "0x" + word.slice(-40).toLowerCase();
 
 /** The 32-byte words of "0x…" data. */
-export function words(data) {
+function words(data) {
   const hex = data.slice(2);
   const out = [];
   for (let i = 0; i + 64 <= hex.length; i += 64) out.push("0x" + hex.slice(i, i + 64));
@@ -178,5 +179,3 @@ export function describeInput(input) {
   const selector = input.slice(0, 10);
   return KNOWN_METHODS[selector] ?? (input.length >= 10 ? `selector ${selector}` : null);
 }
-
-export const isZeroAddress = (address) => address === ZERO_ADDRESS;

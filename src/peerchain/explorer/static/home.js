@@ -3,7 +3,14 @@
 
 import { batch, call } from "./rpc.js";
 import { addressLink, age, blockLink, el, num, panel, refreshAges, table, txLink } from "./dom.js";
-import { formatEther, formatGwei, formatInteger, toBigInt, toNumber } from "./format.js";
+import {
+  describeStep,
+  formatEther,
+  formatGwei,
+  formatInteger,
+  toBigInt,
+  toNumber,
+} from "./format.js";
 import { fetchBlocks, newestFirst, recipient, unique } from "./views.js";
 
 const LATEST = 10; // rows in each list
@@ -73,7 +80,7 @@ function statsView(page, latest, stats) {
       ? stat(
           "Consensus",
           `height ${formatInteger(toNumber(consensus.height))}`,
-          `round ${toNumber(consensus.round)} · ${consensus.step}`,
+          `round ${toNumber(consensus.round)} · ${describeStep(consensus.step)}`,
         )
       : stat("Mode", "dev node", "blocks on demand"),
   );

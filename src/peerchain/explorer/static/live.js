@@ -49,13 +49,17 @@ export class LiveHead {
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
+    let socket;
+    try {
+      socket = new WebSocket(`${scheme}://${location.host}/`);
+    } catch {
+      return this.disconnected(false); // refused before connecting (e.g. by policy)
+    }
     let subscribed = false;
-    const socket = new WebSocket(`${scheme}://${location.host}/`);
     this.socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(
-        JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }),
-      );
+      const request = { jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] };
+      socket.send(JSON.stringify(request));
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
@@ -71,13 +75,17 @@ export class LiveHead {
       }
     });
     socket.addEventListener("close", () => {
-      if (this.socket !== socket) return;
       this.socket = null;
-      if (!subscribed) this.retries += 1;
-      this.startPolling();
-      const delay = RETRY_MS[Math.min(this.retries, RETRY_MS.length - 1)];
-      setTimeout(() => this.connect(), delay);
+      this.disconnected(subscribed);
     });
+  }
+
+  /** Poll until a new socket is subscribed; back off while sockets keep failing. */
+  disconnected(wasSubscribed) {
+    if (!wasSubscribed) this.retries += 1;
+    this.startPolling();
+    const delay = RETRY_MS[Math.min(this.retries, RETRY_MS.length - 1)];
+    setTimeout(() => this.connect(), delay);
   }
 
   startPolling() {

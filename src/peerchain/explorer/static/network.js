@@ -4,6 +4,7 @@
 import { batch } from "./rpc.js";
 import { addressLink, badge, el, fields, mono, num, panel, svg, table } from "./dom.js";
 import {
+  describeStep,
   formatInteger,
   formatPercent,
   formatTime,
@@ -81,7 +82,7 @@ function consensusFields(state, validators) {
   return fields([
     ["Height", formatInteger(toNumber(state.height))],
     ["Round", String(toNumber(state.round))],
-    ["Step", badge(state.step, "info")],
+    ["Step", badge(describeStep(state.step), "info")],
     [
       "Proposer",
       [
@@ -122,7 +123,7 @@ const WIDTH = 560;
 const HEIGHT = 330;
 
 /** This node in the middle, its peers around it; edges say direction and ban state. */
-export function peerGraph(peers, height) {
+function peerGraph(peers, height) {
   const cx = WIDTH / 2;
   const cy = HEIGHT / 2;
   const nodes = peers.map((peer, i) => {
@@ -215,7 +216,7 @@ export async function commitPanel(block) {
   const rows = everyone.map((address) => [
     addressLink(address),
     power.has(address) ? formatInteger(power.get(address)) : "—",
-    signed.has(address) ? badge("signed", "ok") : badge("no vote", "muted"),
+    signed.has(address) ? badge("signed", "ok") : badge("not included", "muted"),
     signed.has(address)
       ? el(
           "span",

@@ -1,6 +1,6 @@
 // JSON-RPC over HTTP to the node that served this page (same origin, POST /).
 
-export const METHOD_NOT_FOUND = -32601;
+const METHOD_NOT_FOUND = -32601;
 
 /** An error answer (`code` from JSON-RPC) or a failed request (`code` null). */
 export class RpcError extends Error {
@@ -13,7 +13,7 @@ export class RpcError extends Error {
 }
 
 /** True for the "method not found" answer a dev node gives to peerchain_ methods. */
-export const isMethodNotFound = (error) =>
+const isMethodNotFound = (error) =>
   error instanceof RpcError && error.code === METHOD_NOT_FOUND;
 
 let nextId = 1;
