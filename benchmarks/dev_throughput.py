@@ -23,7 +23,7 @@ from typing import Any
 from peerchain.cli.abi import encode_arguments, encode_call
 from peerchain.cli.contracts import compile_vyper
 from peerchain.cli.rpcclient import RpcClient
-from peerchain.core.crypto import private_key_to_address
+from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.testing.processes import NodeProcess, free_port
@@ -53,7 +53,7 @@ class Load:
             for k in keys
         }
 
-    def sign(self, key: bytes, to: bytes | None, data: bytes, gas: int) -> bytes:
+    def sign(self, key: bytes, to: bytes | None, data: bytes, gas: int, value: int = 0) -> bytes:
         nonce = self.nonces[key]
         self.nonces[key] += 1
         tx = UnsignedTransaction(
@@ -65,6 +65,7 @@ class Load:
             max_priority_fee_per_gas=GWEI,
             to=to,
             data=data,
+            value=value,
         )
         return sign_transaction(tx, key).raw
 
@@ -77,7 +78,11 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
     """Run the load; `block_time_ms` None means the node was started with interval mining."""
     client = RpcClient(url)
     chain_id = int(client.request("eth_chainId"), 16)
-    keys = dev_private_keys(10)
+    # The mempool keeps at most 64 transactions per sender: spread the load so that no
+    # sender has more than 50 waiting; senders beyond the ten dev accounts get ether first.
+    keys = dev_private_keys(10) + [
+        keccak256(b"bench-sender-%d" % i) for i in range(max(0, -(-n // 50) - 10))
+    ]
     if block_time_ms is not None:
         client.request("evm_setAutomine", False)
         client.request("evm_setIntervalMining", block_time_ms)
@@ -93,14 +98,18 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
         data = encode_call("transfer(address,uint256)", [_hex(to), "1" + "0" * 24])[0]
         return load.sign(key, token, data, 100_000)
 
-    funding = [fund(keys[0], private_key_to_address(k)) for k in keys[1:]]
+    funding = [
+        load.sign(keys[i % 10], private_key_to_address(k), b"", 21_000, 10**18)
+        for i, k in enumerate(keys[10:])
+    ]
+    funding += [fund(keys[0], private_key_to_address(k)) for k in keys[1:]]
     for raw in funding[:-1]:
         client.request("eth_sendRawTransaction", _hex(raw))
     load.send_and_wait(funding[-1])
     receiver = _hex(b"\x42" * 20)
     raws = [
         load.sign(
-            keys[i % 10],
+            keys[i % len(keys)],
             token,
             encode_call("transfer(address,uint256)", [receiver, "1"])[0],
             100_000,
