@@ -21,6 +21,15 @@ const ROUTES = [
   { path: /^search\/(.*)$/, render: renderSearch },
 ];
 
+/** A %-encoded part of the location, or null if it is not valid encoding. */
+function decodeArgument(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 /** What a page renderer is given: where to draw and what it may subscribe to. Everything
  * a page subscribes to ends when the page is closed (navigation or refresh). */
 class Page {
@@ -82,7 +91,8 @@ class App {
     for (const route of ROUTES) {
       const match = path.match(route.path);
       if (match && (!route.networkOnly || this.node.network)) {
-        return this.open(route, match.slice(1).map(decodeURIComponent));
+        const args = match.slice(1).map(decodeArgument);
+        if (!args.includes(null)) return this.open(route, args);
       }
     }
     this.open({ render: (page) => page.show(notice("No such page", `#${path}`)) }, []);

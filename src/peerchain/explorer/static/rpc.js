@@ -13,8 +13,7 @@ export class RpcError extends Error {
 }
 
 /** True for the "method not found" answer a dev node gives to peerchain_ methods. */
-const isMethodNotFound = (error) =>
-  error instanceof RpcError && error.code === METHOD_NOT_FOUND;
+const isMethodNotFound = (error) => error instanceof RpcError && error.code === METHOD_NOT_FOUND;
 
 let nextId = 1;
 
