@@ -5,7 +5,9 @@ from one address and syncs, and hostile peers that get banned while blocks keep 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +222,31 @@ def test_hostile_peers_are_disconnected_and_banned_while_the_network_commits(
 
 def _validator_ids(devnet: Devnet) -> set[str]:
     return {node_id_of(devnet.nodes[i].p2p_address) for i in VALIDATORS}
+
+
+@pytest.mark.slow
+def test_an_observer_whose_only_address_is_down_for_long_joins_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    net = Devnet.create(tmp_path / "devnet", len(VALIDATORS), observers=1)
+    try:
+        net.start(*VALIDATORS)
+        net.wait_for_height(VALIDATORS, 2, timeout=60)
+        net.kill(0)
+        net.start(OBSERVER)
+        # Longer than the redials an ordinary address gets before the book drops it.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert net.peer_count(OBSERVER) == 0
+            time.sleep(0.5)
+        net.start(0)
+        validator_ids = _validator_ids(net)
+        wait_until(
+            lambda: connected_peers(net, OBSERVER) >= validator_ids,
+            30,
+            "the observer to find the network once node 0 is back",
+            state=lambda: connected_peers(net, OBSERVER),
+        )
+        net.wait_for_height([OBSERVER], max(net.heights(VALIDATORS)), timeout=30)
+    finally:
+        net.close()

@@ -541,6 +541,12 @@ class Network:
     async def _dial_loop(self) -> None:
         while self._running:
             now = self._clock.now()
+            if not self._links:
+                # The book drops an ordinary peer after repeated failed dials; a node with
+                # no link left goes back to its bootstrap peers rather than stay alone.
+                for address in self.config.bootstrap:
+                    if self.book.get(address.node_id) is None:
+                        self.book.add(address, now)
             banned = self.scores.banned(now)
             exclude = self._dialing | banned.keys()
             for address in self.book.dial_candidates(now, exclude, pending=len(self._dialing)):
