@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from eth_account import Account
+from hexbytes import HexBytes
+from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from peerchain.core.consensus.messages import Vote, VoteKind, sign_vote
@@ -26,7 +28,7 @@ from .hostile import RawPeer
 VALIDATORS = (0, 1, 2, 3)
 OBSERVER = 4
 CHAIN_ID = 1337
-RECIPIENT = "0x000000000000000000000000000000000000bEEF"
+RECIPIENT = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 
 
 @pytest.fixture(scope="module")
@@ -40,21 +42,21 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         net.close()
 
 
-def receipt_on(devnet: Devnet, index: int, tx_hash: bytes) -> dict[str, Any] | None:
+def receipt_on(devnet: Devnet, index: int, tx_hash: HexBytes) -> dict[str, Any] | None:
     try:
-        return dict(devnet.web3(index).eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+        return dict(devnet.web3(index).eth.get_transaction_receipt(tx_hash))
     except TransactionNotFound:
         return None
 
 
-def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devnet) -> None:
-    w3 = devnet.web3(1)
+def send_transfer(devnet: Devnet, via: int, value: int) -> HexBytes:
+    """Send `value` wei from dev account 0 to RECIPIENT through node `via` with web3.py."""
+    w3 = devnet.web3(via)
     sender = Account.from_key(DEV_KEY_0)
-    before = w3.eth.get_balance(RECIPIENT)  # type: ignore[arg-type]
     signed = sender.sign_transaction(
         {
             "to": RECIPIENT,
-            "value": 12345,
+            "value": value,
             "gas": 21000,
             "maxFeePerGas": 2 * w3.eth.gas_price,
             "maxPriorityFeePerGas": 1,
@@ -62,26 +64,38 @@ def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devn
             "chainId": CHAIN_ID,
         }
     )
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    return w3.eth.send_raw_transaction(signed.raw_transaction)
+
+
+def wait_for_receipts(devnet: Devnet, tx_hash: HexBytes, nodes: Sequence[int]) -> int:
+    """Wait until every node of `nodes` has the receipt; check that all name one block, and
+    a success; return the block number."""
 
     def receipts_everywhere() -> list[dict[str, Any]] | None:
-        found = [receipt_on(devnet, i, tx_hash) for i in VALIDATORS]
+        found = [receipt_on(devnet, i, tx_hash) for i in nodes]
         return [r for r in found if r is not None] if None not in found else None
 
-    receipts = wait_until(receipts_everywhere, 30, "the receipt on every node")
+    receipts = wait_until(receipts_everywhere, 30, f"the receipt on nodes {list(nodes)}")
     assert {(r["blockNumber"], r["blockHash"], r["status"]) for r in receipts} == {
         (receipts[0]["blockNumber"], receipts[0]["blockHash"], 1)
     }
-    number = receipts[0]["blockNumber"]
+    return int(receipts[0]["blockNumber"])
+
+
+def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devnet) -> None:
+    before = devnet.web3(1).eth.get_balance(RECIPIENT)
+    tx_hash = send_transfer(devnet, via=1, value=12345)
+    number = wait_for_receipts(devnet, tx_hash, VALIDATORS)
     for i in VALIDATORS:
-        assert devnet.web3(i).eth.get_balance(RECIPIENT, number) == before + 12345  # type: ignore[arg-type]
+        assert devnet.web3(i).eth.get_balance(RECIPIENT, number) == before + 12345
 
     devnet.wait_for_height(VALIDATORS, number + 2, timeout=30)
     tip = min(devnet.heights(VALIDATORS))
     devnet.assert_same_chain(VALIDATORS, 0, tip)
+    block_hash = devnet.block(0, number)["hash"]  # type: ignore[index]
     for i in VALIDATORS:
         commit = devnet.rpc(i, "peerchain_getCommit", hex(number))
-        assert commit["blockHash"] == "0x" + bytes(receipts[0]["blockHash"]).hex()
+        assert commit["blockHash"] == block_hash
         assert len(commit["signatures"]) >= 3  # more than 2/3 of four equal powers
 
 
@@ -123,6 +137,10 @@ def test_an_observer_given_one_address_discovers_the_network_syncs_and_serves_it
     assert len(balances) == 1
     devnet.wait_for_height([OBSERVER], height + 2, timeout=30)  # and follows it from here
     devnet.assert_same_chain([0, OBSERVER], height, height + 2)
+
+    # A transaction sent to the observer reaches the validators by gossip.
+    number = wait_for_receipts(devnet, send_transfer(devnet, via=OBSERVER, value=7), (3, OBSERVER))
+    devnet.assert_same_chain([3, OBSERVER], number, number)
 
 
 def hostile_key(name: str) -> NodeKey:
