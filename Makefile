@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev devnet test test-slow lint typecheck bench bench-dev clean
+.PHONY: install dev devnet test test-slow test-browser lint typecheck bench bench-dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test: lint typecheck
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# The explorer in a real browser: installs Debian's chromium when it is missing.
+test-browser: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+	$(BIN)/pytest -q -m browser tests/explorer
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus_sim.py

@@ -31,12 +31,14 @@ from .harness import (
 CHROMIUM = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
+# Run by `make test-browser`, which installs Debian's chromium first.
+pytestmark = pytest.mark.browser
 HOSTILE_NAME = "<i id=pwn>x</i>"
 
 
 def render(served: Served, fragment: str) -> str:
     """The DOM of `#fragment` once the page has settled (the browser's virtual time)."""
+    assert CHROMIUM is not None, "Chromium is not installed (make test-browser installs it)"
 
     async def dump(client: Client) -> str:
         with tempfile.TemporaryDirectory() as profile:

@@ -14,6 +14,7 @@ from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
 from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
+from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
 from peerchain.rpc.server import RpcConfig, serve
@@ -99,7 +100,11 @@ async def _run(
             automine=block_time <= 0,
             block_time_ms=int(block_time * 1000),
         )
-        server = await serve(node, RpcConfig(host=host, port=port, cors_origins=cors_origins))
+        server = await serve(
+            node,
+            RpcConfig(host=host, port=port, cors_origins=cors_origins),
+            explorer_dir=STATIC_DIR,
+        )
         _print_banner(node, keys, host, port, block_time)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -120,6 +125,7 @@ def _print_banner(
     mode = f"a block every {block_time:g}s" if block_time > 0 else "automine"
     click.echo(f"PeerChain dev node, chain id {node.chain_id}, head block {node.block_number()}")
     click.echo(f"JSON-RPC: http://{host}:{port}  WebSocket: ws://{host}:{port}  ({mode})")
+    click.echo(f"Explorer: http://{host}:{port}/")
     click.echo("Accounts (do not use these keys on any public network):")
     for i, key in enumerate(keys):
         click.echo(f"  ({i}) 0x{private_key_to_address(key).hex()}  key 0x{key.hex()}")
