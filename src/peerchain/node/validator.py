@@ -167,7 +167,13 @@ class ConsensusNode(ChainView):
             peer, event = await self._queue.get()
             if self._sync_task is not None:
                 continue  # consensus waits while block sync runs; it restarts afterwards
-            self._handle(peer, event)
+            try:
+                self._handle(peer, event)
+            except Exception:
+                # An output that could not be carried out (a failed WAL write, a build
+                # error) was cut short before anything after it left; the loop must live
+                # on, and timeouts or a block sync bring the node back in step.
+                log.exception("consensus could not carry out %s", type(event).__name__)
 
     def _handle(self, peer: bytes | None, event: Event) -> None:
         if self.machine.halted is not None:
