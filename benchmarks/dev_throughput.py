@@ -124,7 +124,7 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
     def watch() -> None:
         watcher = RpcClient(url)
         number = start_block + 1
-        while not done.is_set() or len(included_at) < len(sent_at):
+        while not done.is_set() or any(h not in included_at for h in list(sent_at)):
             block = watcher.request("eth_getBlockByNumber", hex(number), False)
             if block is None:
                 time.sleep(0.02)
@@ -133,8 +133,6 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
             for tx_hash in block["transactions"]:
                 included_at[tx_hash] = now
             number += 1
-            if len(included_at) >= n:
-                return
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
