@@ -4,7 +4,9 @@
 mempool. The proposer builds and executes a block before proposing it; a validator
 executes a received block before prevoting; `commit` persists the result computed then,
 with the block's commit certificate, in one store write. The same checks admit blocks
-that arrive by block sync, with a certificate instead of votes.
+that arrive by block sync, with a certificate instead of votes. With a `build_budget`,
+a proposal holds no more transactions than this node executes in that many seconds at
+its measured speed, so that under load it still reaches the other validators in time.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # How far ahead of our clock a proposed block's timestamp may be.
 MAX_CLOCK_DRIFT = 15
+# A block built with no measured execution speed yet, or below it, holds at most this many.
+MIN_BLOCK_TXS = 64
 
 
 def certificate_key(height: int) -> bytes:
@@ -51,6 +55,7 @@ class ChainApplication:
         clock: Clock,
         coinbase: bytes,
         on_commit: Callable[[Block], None],
+        build_budget: float | None = None,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -58,7 +63,9 @@ class ChainApplication:
         self.clock = clock
         self.coinbase = coinbase
         self.on_commit = on_commit
+        self.build_budget = build_budget
         self._executed: dict[bytes, ExecutedBlock] = {}
+        self._seconds_per_tx: float | None = None
 
     # --- certificates ---------------------------------------------------------------------
     def certificate(self, height: int) -> CommitCertificate | None:
@@ -83,18 +90,39 @@ class ChainApplication:
         parent_certificate = self.certificate(head.number) if head.number > 0 else None
         link = parent_link(parent_certificate)
         base_fee = self.ledger.next_base_fee()
+        started = self.clock.now()
         executed = self.ledger.engine.build_block(
             head,
-            self.mempool.reap(head.gas_limit, base_fee),
-            timestamp=max(head.timestamp + 1, int(self.clock.now())),
+            self.mempool.reap(head.gas_limit, base_fee, self._max_txs()),
+            timestamp=max(head.timestamp + 1, int(started)),
             coinbase=self.coinbase,
             extra_data=link,
             prev_randao=keccak256(link or head.hash),
         )
+        self._measure(len(executed.block.transactions), self.clock.now() - started)
         if executed.skipped:
             self.mempool.remove([tx.hash for tx, _ in executed.skipped])
         self._executed[executed.block.hash] = executed
         return encode_chain_value(executed.block.hash, parent_certificate, executed.block.rlp)
+
+    def _max_txs(self) -> int | None:
+        """How many transactions this node can execute within `build_budget` seconds (by
+        its recent speed), so that a proposal reaches the other validators before their
+        propose timeout even when the mempool holds more than a block; None: no cap."""
+        if self.build_budget is None:
+            return None
+        if self._seconds_per_tx is None:
+            return MIN_BLOCK_TXS
+        return max(MIN_BLOCK_TXS, int(self.build_budget / self._seconds_per_tx))
+
+    def _measure(self, count: int, seconds: float) -> None:
+        """Fold the speed of one block execution into the estimate (blocks of a few
+        transactions say more about fixed costs than about speed and are skipped)."""
+        if count < MIN_BLOCK_TXS // 2 or seconds <= 0:
+            return
+        sample = seconds / count
+        previous = self._seconds_per_tx
+        self._seconds_per_tx = sample if previous is None else 0.5 * previous + 0.5 * sample
 
     def validate_proposal(self, height: int, block: BlockValue) -> bool:
         try:
@@ -158,7 +186,9 @@ class ChainApplication:
             verify_certificate(parent_certificate, self.validators, self.ledger.chain_id)
         elif parent_certificate is not None:
             raise InvalidBlock("the first block has no parent certificate")
+        started = self.clock.now()
         executed = self.ledger.engine.execute_block(value.block_rlp)
+        self._measure(len(executed.block.transactions), self.clock.now() - started)
         header = executed.block.header
         if executed.block.hash != block.hash:
             raise InvalidBlock("block bytes do not match the value's hash")
