@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -10,6 +11,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): be killed when the process that started it dies,
+    so that a test run killed outright leaves no node running."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
 
 # Consecutive port blocks are looked for below the kernel's ephemeral range, so that
 # outgoing connections do not take them between the check and the node's bind.
@@ -50,7 +60,8 @@ class NodeProcess:
     `start` returns once a line containing `ready_marker` has been printed, or
     raises RuntimeError (with the log) if the process exits or `timeout` passes.
     `launch` and `wait_ready` do the same in two steps, to start several at once.
-    `prefix` goes before the interpreter (e.g. `ip netns exec NAME`).
+    `prefix` goes before the interpreter (e.g. `ip netns exec NAME`). On Linux the child
+    is killed when the thread that launched it ends (so launch from a long-lived thread).
     """
 
     def __init__(
@@ -79,6 +90,7 @@ class NodeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         threading.Thread(target=self._pump, args=(self.proc, self._ready), daemon=True).start()
         return self
