@@ -4,8 +4,10 @@
 at a time, carries out its outputs in order (WAL append and fsync before a message leaves,
 timers, block building, validation and commit through `ChainApplication`), gossips
 transactions, serves blocks to peers, and catches up by block sync when peers report
-heights above its own. It is a `NodeView` for JSON-RPC; a node without a validator key
-follows the chain as an observer.
+heights above its own. Consensus gossip is relayed only once its signatures check out
+(`check_authentic`); consensus that stalls resends its round's messages to every peer.
+It is a `NodeView` for JSON-RPC; a node without a validator key follows the chain as an
+observer.
 """
 
 from __future__ import annotations
