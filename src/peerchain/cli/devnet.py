@@ -167,7 +167,10 @@ def devnet(validators: int, directory: Path, p2p_port: int, rpc_port: int) -> No
     procs = {node.index: start_node(node) for node in nodes}
     click.echo(f"PeerChain devnet: {len(nodes)} validators, files in {directory}")
     for node in nodes:
-        click.echo(f"  node{node.index}  JSON-RPC {node.rpc_url}  log {node.directory}/node.log")
+        click.echo(
+            f"  node{node.index}  JSON-RPC and explorer {node.rpc_url}  "
+            f"log {node.directory}/node.log"
+        )
     click.echo("Dev accounts are prefunded (see `peerchain dev` for their keys). Ctrl-C stops.")
     stopping = False
 

@@ -22,6 +22,7 @@ from peerchain.drivers.net import (
 )
 from peerchain.drivers.storage import LmdbStore
 from peerchain.drivers.wal import WalFile
+from peerchain.explorer import STATIC_DIR
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, NetworkConfig
 from peerchain.node.validator import ConsensusNode
@@ -88,6 +89,7 @@ async def run_node(config: NodeConfig) -> None:
                     cors_origins=config.cors,
                     dev_methods=False,
                 ),
+                explorer_dir=STATIC_DIR,
             )
             register_network_methods(server, node, admin=config.admin_rpc)
             role = f"validator 0x{node.address.hex()}" if node.address else "observer"
@@ -96,6 +98,7 @@ async def run_node(config: NodeConfig) -> None:
                 f"head block {ledger.head.number}"
             )
             click.echo(f"JSON-RPC: http://{config.rpc_host}:{server.port}")
+            click.echo(f"Explorer: http://{config.rpc_host}:{server.port}/")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
