@@ -32,15 +32,21 @@ class RawPeer:
 
     @classmethod
     async def connect(
-        cls, address: PeerAddress, identity: NodeKey, chain_id: int, genesis_hash: bytes
+        cls,
+        address: PeerAddress,
+        identity: NodeKey,
+        chain_id: int,
+        genesis_hash: bytes,
+        height: int = 0,
     ) -> RawPeer:
-        """Dial and complete the handshake, announcing `chain_id` and `genesis_hash`."""
+        """Dial and complete the handshake, announcing `chain_id`, `genesis_hash` and
+        `height`."""
         reader, writer = await asyncio.open_connection(address.host, address.port)
         handshake = Handshake(
             initiator=True,
             identity=identity,
             hello=Hello(
-                PROTOCOL_VERSION, chain_id, genesis_hash, identity.node_id, "0.0.0.0", 0, 0
+                PROTOCOL_VERSION, chain_id, genesis_hash, identity.node_id, "0.0.0.0", 0, height
             ),
             static_private=os.urandom(32),
             ephemeral_private=os.urandom(32),

@@ -238,6 +238,27 @@ def test_hostile_peers_are_disconnected_and_banned_while_the_network_commits(
     devnet.assert_same_chain(VALIDATORS, start, min(devnet.heights(VALIDATORS)))
 
 
+def test_a_peer_claiming_a_height_it_cannot_serve_does_not_stop_consensus(
+    devnet: Devnet,
+) -> None:
+    target = 3
+    address = parse_address(devnet.nodes[target].p2p_address)
+    genesis = bytes.fromhex(devnet.rpc(target, "eth_getBlockByNumber", "0x0", False)["hash"][2:])
+    start = max(devnet.heights(VALIDATORS))
+
+    async def lie() -> None:
+        liar = await RawPeer.connect(address, hostile_key("liar"), CHAIN_ID, genesis, height=10**9)
+        try:
+            # Stay connected and answer no block request while the network goes on.
+            await asyncio.to_thread(devnet.wait_for_height, [target], start + 4, 60)
+        finally:
+            liar.close()
+
+    asyncio.run(lie())
+    devnet.wait_for_height(VALIDATORS, start + 4, timeout=30)
+    devnet.assert_same_chain(VALIDATORS, start, min(devnet.heights(VALIDATORS)))
+
+
 def _validator_ids(devnet: Devnet) -> set[str]:
     return {node_id_of(devnet.nodes[i].p2p_address) for i in VALIDATORS}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -73,6 +74,8 @@ ZERO_ADDRESS = b"\x00" * 20
 CATCH_UP_INTERVAL = 1.0
 # Peers must report a height this far above ours before we leave consensus to sync.
 SYNC_LAG = 2
+# Consensus events kept while a block sync runs.
+HELD_EVENTS = 10_000
 # The share of the propose timeout a proposer may spend executing its block: a bigger block
 # arrives after the others' timeout and the round is lost (measured in benchmarks/devnet_load).
 BUILD_SHARE = 0.8
@@ -117,6 +120,7 @@ class ConsensusNode(ChainView):
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sync_task: asyncio.Task[None] | None = None
+        self._held: deque[tuple[bytes | None, Event]] = deque(maxlen=HELD_EVENTS)
         self._sync_status: SyncStatus | None = None
         self._catch_up_sent: dict[tuple[bytes, int, int], float] = {}
         self._position = (0, 0, 0)
@@ -172,7 +176,10 @@ class ConsensusNode(ChainView):
         while True:
             peer, event = await self._queue.get()
             if self._sync_task is not None:
-                continue  # consensus waits while block sync runs; it restarts afterwards
+                # Consensus waits while block sync runs; what arrives meanwhile is kept
+                # (bounded) for the case that the sync brings no new block.
+                self._held.append((peer, event))
+                continue
             try:
                 self._handle(peer, event)
             except Exception:
@@ -378,11 +385,19 @@ class ConsensusNode(ChainView):
         finally:
             self._sync_status = None
             self._sync_task = None
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self.machine = self._new_machine()
-            self._queue.put_nowait((None, Started()))
+            held, self._held = list(self._held), deque(maxlen=HELD_EVENTS)
+            if self.ledger.head.number != start:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                self.machine = self._new_machine()
+                self._queue.put_nowait((None, Started()))
+            else:
+                # Nothing new (peers claimed heights they could not serve): carry on with
+                # the same machine and what arrived meanwhile.
+                for item in held:
+                    self._queue.put_nowait(item)
+                self._arm_timer()
 
     async def _apply_synced(self, height: int, data: bytes) -> bool:
         try:
