@@ -120,13 +120,16 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
     sent_at: dict[str, float] = {}
     included_at: dict[str, float] = {}
     done = threading.Event()
+    finished = threading.Event()
 
     def watch() -> None:
         watcher = RpcClient(url)
         number = start_block + 1
         deadline = time.monotonic() + 600
-        while time.monotonic() < deadline and (
-            not done.is_set() or any(h not in included_at for h in list(sent_at))
+        while (
+            not finished.is_set()
+            and time.monotonic() < deadline
+            and (not done.is_set() or any(h not in included_at for h in list(sent_at)))
         ):
             block = watcher.request("eth_getBlockByNumber", hex(number), False)
             if block is None:
@@ -146,6 +149,7 @@ def run_load(url: str, n: int, block_time_ms: int | None) -> dict[str, float]:
     t_accepted = time.perf_counter() - t0
     done.set()
     watcher.join(300)
+    finished.set()
     included = [h for h in sent_at if h in included_at]
     if not included:
         raise SystemExit(f"none of the {n} transfers was included")
