@@ -20,7 +20,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from peerchain.core.blocks import Block
-from peerchain.core.consensus.certificate import Commit, CommitCertificate, verify_certificate
+from peerchain.core.consensus.certificate import Commit, CommitCertificate
+from peerchain.core.consensus.checks import check_authentic
 from peerchain.core.consensus.events import BlockPrepared as BlockPreparedEvent
 from peerchain.core.consensus.events import (
     Broadcast,
@@ -46,8 +47,6 @@ from peerchain.core.consensus.messages import (
     InvalidMessage,
     Proposal,
     Vote,
-    proposal_signer,
-    vote_signer,
 )
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
@@ -454,27 +453,3 @@ def _received(message: ConsensusMessage) -> Event:
     if isinstance(message, Vote):
         return VoteReceived(message)
     return CommitReceived(message)
-
-
-def check_authentic(message: ConsensusMessage, chain_id: int, validators: ValidatorSet) -> None:
-    """Check what can be checked of a consensus message without consensus state: a vote is
-    signed by the validator it names, a proposal by the proposer of its (height, round), a
-    commit's certificate holds more than 2/3 of the power for its block. Raises
-    InvalidMessage."""
-    match message:
-        case Vote():
-            if message.validator not in validators:
-                raise InvalidMessage("vote from a non-validator")
-            if vote_signer(chain_id, message) != message.validator:
-                raise InvalidMessage("vote signature does not match its validator")
-        case Proposal():
-            if not -1 <= message.pol_round < message.round:
-                raise InvalidMessage("proposal with a bad proof-of-lock round")
-            if message.proposer != validators.proposer(message.height, message.round):
-                raise InvalidMessage("proposal not from the proposer of its round")
-            if proposal_signer(chain_id, message) != message.proposer:
-                raise InvalidMessage("proposal signature does not match its proposer")
-        case Commit(block, certificate):
-            if block.hash != certificate.block_hash:
-                raise InvalidMessage("commit block does not match its certificate")
-            verify_certificate(certificate, validators, chain_id)

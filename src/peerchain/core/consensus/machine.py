@@ -42,6 +42,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes, verify_certificate
+from peerchain.core.consensus.checks import check_proposal, check_vote
 from peerchain.core.consensus.events import (
     BlockPrepared,
     Broadcast,
@@ -65,16 +66,13 @@ from peerchain.core.consensus.events import (
     VoteReceived,
 )
 from peerchain.core.consensus.messages import (
-    HASH_SIZE,
     BlockValue,
     InvalidMessage,
     Proposal,
     Vote,
     VoteKind,
-    proposal_signer,
     sign_proposal,
     sign_vote,
-    vote_signer,
 )
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import (
@@ -332,10 +330,7 @@ class ConsensusMachine:
         self._count_vote(vote)
 
     def _check_vote(self, vote: Vote) -> None:
-        if vote.validator not in self.validators:
-            raise InvalidMessage("vote from a non-validator")
-        if vote_signer(self.chain_id, vote) != vote.validator:
-            raise InvalidMessage("vote signature does not match its validator")
+        check_vote(vote, self.chain_id, self.validators)
 
     def _count_vote(self, vote: Vote) -> None:
         outcome = self._votes.add(vote)
@@ -371,12 +366,7 @@ class ConsensusMachine:
         self._accept_proposal(p)
 
     def _check_proposal(self, p: Proposal) -> None:
-        if not -1 <= p.pol_round < p.round or len(p.block.hash) != HASH_SIZE:
-            raise InvalidMessage("proposal with a bad pol round or block hash")
-        if p.proposer != self.validators.proposer(p.height, p.round):
-            raise InvalidMessage(f"proposal not from the proposer of {p.height}/{p.round}")
-        if proposal_signer(self.chain_id, p) != p.proposer:
-            raise InvalidMessage("proposal signature does not match its proposer")
+        check_proposal(p, self.chain_id, self.validators)
 
     def _accept_proposal(self, p: Proposal) -> None:
         known = self._proposed.setdefault(p.round, {})

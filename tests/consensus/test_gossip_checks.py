@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes
+from peerchain.core.consensus.checks import check_authentic
 from peerchain.core.consensus.messages import (
     BlockValue,
     InvalidMessage,
@@ -18,7 +19,6 @@ from peerchain.core.consensus.messages import (
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import Validator
-from peerchain.node.validator import check_authentic
 
 CHAIN_ID = 1337
 KEYS = [keccak256(b"validator %d" % i) for i in range(4)]
@@ -70,7 +70,7 @@ def test_a_proposal_not_from_the_rounds_proposer_is_refused() -> None:
         check_authentic(own, CHAIN_ID, VALIDATORS)
     signed = proposal(7, 2)
     too_late = Proposal(7, 2, 2, BLOCK, signed.proposer, signed.signature)
-    with pytest.raises(InvalidMessage, match="proof-of-lock"):
+    with pytest.raises(InvalidMessage, match="pol round"):
         check_authentic(too_late, CHAIN_ID, VALIDATORS)
 
 
