@@ -21,9 +21,9 @@ from peerchain.core.consensus.wire import encode_message as encode_consensus
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.p2p.identity import NodeKey, parse_address
 from peerchain.core.p2p.messages import Channel, Disconnect, Gossip
+from peerchain.testing.rawpeer import RawPeer
 
 from .harness import DEV_KEY_0, Devnet, wait_until
-from .hostile import RawPeer
 
 VALIDATORS = (0, 1, 2, 3)
 OBSERVER = 4

@@ -5,20 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from peerchain.core.crypto import keccak256
-from peerchain.core.p2p.channel import SecureChannel
-from peerchain.core.p2p.handshake import Handshake, HandshakeResult
 from peerchain.core.p2p.identity import NodeKey, PeerAddress
-from peerchain.core.p2p.messages import PROTOCOL_VERSION, Hello, Message
 from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.net import TcpTransport, TransportConfig
 from peerchain.node.network import Network, NetworkConfig, PeerEvent
+from peerchain.testing.rawpeer import RawPeer
 from peerchain.tools.p2p_probe import GENESIS
 
 CHAIN_ID = 1337
@@ -114,80 +111,19 @@ async def start_node(
     return node
 
 
-@dataclass
-class RawClient:
-    """A hand-driven peer: does the real handshake, then sends whatever a test wants."""
-
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    result: HandshakeResult | None
-    channel: SecureChannel | None
-    leftover: bytes = b""
+class RawClient(RawPeer):
+    """A raw peer whose identity is derived from a name."""
 
     @classmethod
-    async def connect(
+    async def connect_as(
         cls, address: PeerAddress, name: str, *, chain_id: int = CHAIN_ID
-    ) -> RawClient:
-        reader, writer = await asyncio.open_connection(address.host, address.port)
-        identity = node_key(name)
-        handshake = Handshake(
-            initiator=True,
-            identity=identity,
-            hello=Hello(PROTOCOL_VERSION, chain_id, GENESIS, identity.node_id, "0.0.0.0", 0, 0),
-            static_private=os.urandom(32),
-            ephemeral_private=os.urandom(32),
-            expected_node_id=address.node_id,
-        )
-        writer.write(handshake.start())
-        while not handshake.done:
-            data = await asyncio.wait_for(reader.read(65536), TIMEOUT)
-            assert data, "closed during the handshake"
-            writer.write(handshake.receive_data(data))
-        await writer.drain()
-        return cls(reader, writer, handshake.result, handshake.channel(), handshake.leftover)
+    ) -> RawPeer:
+        return await cls.connect(address, node_key(name), chain_id, GENESIS)
 
     @staticmethod
     def name_id(name: str) -> str:
         """The hex node id a client connected under `name` has."""
         return node_key(name).node_id.hex()
-
-    @classmethod
-    async def connect_plain(cls, address: PeerAddress) -> RawClient:
-        reader, writer = await asyncio.open_connection(address.host, address.port)
-        return cls(reader, writer, None, None)
-
-    async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def read_messages(self, count: int) -> list[Message]:
-        """The next `count` messages the node sends."""
-        assert self.channel is not None
-        received = self.channel.receive_data(self.leftover)
-        self.leftover = b""
-        while len(received) < count:
-            data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
-            assert data, "closed early"
-            received += self.channel.receive_data(data)
-        assert len(received) == count
-        return received
-
-    async def read_until_closed(self) -> list[Message]:
-        """Every message the node sends until it closes the connection."""
-        received: list[Message] = []
-        data = self.leftover
-        while True:
-            if data and self.channel is not None:
-                received += self.channel.receive_data(data)
-            try:
-                data = await asyncio.wait_for(self.reader.read(65536), TIMEOUT)
-            except ConnectionError:
-                return received
-            if not data:
-                return received
-
-    def close(self) -> None:
-        self.writer.close()
 
 
 class Probe:

@@ -98,7 +98,7 @@ def test_slow_peer_gets_a_bounded_queue_and_does_not_block_the_node() -> None:
         small = TransportConfig(queue_bytes=512 * 1024, dead_after=30.0)
         node = await start_node("busy", transport_config=small)
         fast = await start_node("fast", bootstrap=(node.network.address,))
-        slow = await RawClient.connect(node.network.address, "slow")  # never reads
+        slow = await RawClient.connect_as(node.network.address, "slow")  # never reads
         try:
             await node.signal.wait(lambda: len(node.up) == 2)
             slow_id = node_key("slow").node_id
@@ -118,7 +118,7 @@ def test_silent_peer_is_detected_dead_and_dropped() -> None:
     async def scenario() -> None:
         quick = TransportConfig(ping_interval=0.1, dead_after=0.5)
         node = await start_node("watcher", transport_config=quick)
-        silent = await RawClient.connect(node.network.address, "silent")
+        silent = await RawClient.connect_as(node.network.address, "silent")
         try:
             silent_id = node_key("silent").node_id
             await node.signal.wait(lambda: silent_id in node.down)
@@ -232,7 +232,7 @@ def test_persistent_peer_is_redialled_after_a_restart() -> None:
 def test_unsolicited_and_protocol_violating_messages_cost_score() -> None:
     async def scenario() -> None:
         node = await start_node("n")
-        client = await RawClient.connect(node.network.address, "rude")
+        client = await RawClient.connect_as(node.network.address, "rude")
         rude = node_key("rude").node_id
         try:
             await node.signal.wait(lambda: rude in node.up)
@@ -268,7 +268,7 @@ def test_address_book_and_node_key_files(tmp_path: Path) -> None:
 def test_unsolicited_flood_gets_the_peer_banned() -> None:
     async def scenario() -> None:
         node = await start_node("calm", message_rate=1.0, message_burst=5.0)
-        client = await RawClient.connect(node.network.address, "flooder")
+        client = await RawClient.connect_as(node.network.address, "flooder")
         flooder = node_key("flooder").node_id
         try:
             assert client.channel is not None
@@ -288,7 +288,7 @@ def test_unsolicited_flood_gets_the_peer_banned() -> None:
 def test_send_queue_drains_channels_in_priority_order() -> None:
     async def scenario() -> None:
         node = await start_node("sender")
-        client = await RawClient.connect(node.network.address, "reader")
+        client = await RawClient.connect_as(node.network.address, "reader")
         reader_id = node_key("reader").node_id
         try:
             await node.signal.wait(lambda: reader_id in node.up)

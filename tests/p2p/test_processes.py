@@ -53,12 +53,12 @@ def test_hostile_client_is_disconnected_and_banned_while_others_keep_exchanging(
                 await probe.signal.wait(lambda p=probe: len(p.up) == 2)
 
             # Garbage before any handshake: the connection is dropped (no identity to ban).
-            plain = await RawClient.connect_plain(address)
+            plain = await RawClient.plain(address)
             await plain.send_raw(b"\xff\xff" + bytes(range(256)) * 4)
             assert await plain.read_until_closed() == []
 
             # An oversized frame after a valid handshake: disconnected with a reason, banned.
-            oversized = await RawClient.connect(address, "mallory-big")
+            oversized = await RawClient.connect_as(address, "mallory-big")
             assert oversized.channel is not None
             packet = oversized.channel._session.encrypt(b"\xff\xff\xff\xff")
             await oversized.send_raw(len(packet).to_bytes(2, "big") + packet)
@@ -66,13 +66,13 @@ def test_hostile_client_is_disconnected_and_banned_while_others_keep_exchanging(
             assert isinstance(farewell, Disconnect) and "exceeds the limit" in farewell.reason
 
             # Garbage inside the encrypted channel.
-            garbage = await RawClient.connect(address, "mallory-junk")
+            garbage = await RawClient.connect_as(address, "mallory-junk")
             await garbage.send_raw(b"\x00\x20" + b"\x13" * 32)
             (farewell,) = await garbage.read_until_closed()
             assert isinstance(farewell, Disconnect) and "malformed" in farewell.reason
 
             # Another chain: both sides see the mismatch; the node says why and bans it.
-            stranger = await RawClient.connect(address, "mallory-chain", chain_id=CHAIN_ID + 1)
+            stranger = await RawClient.connect_as(address, "mallory-chain", chain_id=CHAIN_ID + 1)
             assert stranger.result is not None and stranger.result.incompatible
             (farewell,) = await stranger.read_until_closed()
             assert isinstance(farewell, Disconnect) and "chain id" in farewell.reason
@@ -88,7 +88,7 @@ def test_hostile_client_is_disconnected_and_banned_while_others_keep_exchanging(
                 assert not peers[probe.node_id]["banned"]
 
             # A banned identity that comes back is told so and dropped.
-            again = await RawClient.connect(address, "mallory-big")
+            again = await RawClient.connect_as(address, "mallory-big")
             (farewell,) = await again.read_until_closed()
             assert isinstance(farewell, Disconnect) and "banned" in farewell.reason
 

@@ -1,5 +1,5 @@
-"""A hand-driven peer for attacking a real node: the real Noise handshake with any Hello,
-then whatever bytes or messages a test wants to send."""
+"""A hand-driven peer for attacking a node in tests: the real Noise handshake with any
+Hello, then whatever bytes or messages a test wants to send."""
 
 from __future__ import annotations
 
@@ -84,6 +84,18 @@ class RawPeer:
                 raise AssertionError(f"the node kept the connection open: {received}") from exc
             if not data:
                 return received
+
+    async def read_messages(self, count: int) -> list[Message]:
+        """The next `count` messages the node sends."""
+        assert self.channel is not None
+        received = self.channel.receive_data(self.leftover)
+        self.leftover = b""
+        while len(received) < count:
+            data = await asyncio.wait_for(self.reader.read(65536), READ_TIMEOUT)
+            assert data, "the node closed the connection early"
+            received += self.channel.receive_data(data)
+        assert len(received) == count
+        return received
 
     def close(self) -> None:
         self.writer.close()
