@@ -45,10 +45,10 @@ def test_inbound_and_outbound_limits() -> None:
     book = PeerBook(OWN, max_inbound=1, max_outbound=1)
     book.add(addr(9), 0.0, persistent=True)
     assert book.can_connect(addr(1).node_id, Direction.INBOUND)
-    book.mark_connected(addr(1).node_id, Direction.INBOUND)
+    book.mark_connected(addr(1).node_id, Direction.INBOUND, 0.0)
     assert not book.can_connect(addr(2).node_id, Direction.INBOUND)
     assert not book.can_connect(addr(1).node_id, Direction.OUTBOUND)  # already connected
-    book.mark_connected(addr(3).node_id, Direction.OUTBOUND)
+    book.mark_connected(addr(3).node_id, Direction.OUTBOUND, 0.0)
     assert not book.can_connect(addr(4).node_id, Direction.OUTBOUND)
     assert book.can_connect(addr(9).node_id, Direction.INBOUND)  # persistent
     book.mark_disconnected(addr(1).node_id, 0.0)
@@ -68,9 +68,29 @@ def test_backoff_doubles_from_now_up_to_the_cap() -> None:
         assert book.dial_candidates(now + delay - 0.01, exclude=()) == []
         assert book.dial_candidates(now + delay, exclude=()) == [addr(1)]
         now += delay
-    book.mark_connected(node, Direction.OUTBOUND)
+    book.mark_connected(node, Direction.OUTBOUND, now)
+    now += 60.0  # a link that lasted
     book.mark_disconnected(node, now)
     assert book.next_dial_time(()) == now + 1.0  # failures were reset by the connection
+
+
+def test_links_that_end_at_once_count_as_failed_dials() -> None:
+    # A peer that bans us accepts the handshake and closes: redialling it must slow down.
+    book = PeerBook(OWN, backoff_base=1.0, backoff_max=10.0, max_failures=4, stable_after=5.0)
+    book.add(addr(1), 0.0, persistent=True)
+    book.add(addr(2), 0.0)
+    now = 0.0
+    for delay in (1.0, 2.0, 4.0, 8.0, 10.0):
+        book.mark_connected(addr(1).node_id, Direction.OUTBOUND, now)
+        book.mark_disconnected(addr(1).node_id, now + 0.1)
+        assert book.next_dial_time(()) is not None
+        assert book.dial_candidates(now + 0.1 + delay - 0.01, exclude={addr(2).node_id}) == []
+        now += 0.1 + delay
+    for _ in range(4):
+        book.mark_connected(addr(2).node_id, Direction.OUTBOUND, 0.0)
+        book.mark_disconnected(addr(2).node_id, 0.1)
+    assert book.get(addr(2).node_id) is None  # an ordinary peer that always drops us is forgotten
+    assert book.get(addr(1).node_id) == addr(1)
 
 
 def test_ordinary_peer_is_dropped_after_max_failures_persistent_never() -> None:
@@ -93,7 +113,7 @@ def test_dial_candidates_spread_over_buckets_within_free_slots() -> None:
     assert len(book.dial_candidates(0.0, exclude=(), pending=2)) == 1
     excluded = {addr(1024).node_id}
     assert addr(1024) not in book.dial_candidates(0.0, exclude=excluded)
-    book.mark_connected(addr(4).node_id, Direction.OUTBOUND)
+    book.mark_connected(addr(4).node_id, Direction.OUTBOUND, 0.0)
     assert addr(4) not in book.dial_candidates(0.0, exclude=())
 
 

@@ -394,7 +394,7 @@ class Network:
             link.close(f"too many {link.direction.value} peers")
             return
         self._links[peer_id] = link
-        self.book.mark_connected(peer_id, link.direction)
+        self.book.mark_connected(peer_id, link.direction, now)
         self._gossip.add_peer(peer_id)
         hello = link.remote_hello
         self._set_height(peer_id, hello.height)

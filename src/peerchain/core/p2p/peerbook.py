@@ -29,6 +29,7 @@ class _Entry:
     persistent: bool
     failures: int = 0
     next_dial: float = 0.0
+    connected_at: float | None = None
 
 
 class PeerBook:
@@ -44,6 +45,7 @@ class PeerBook:
         backoff_base: float = 1.0,
         backoff_max: float = 120.0,
         max_failures: int = 6,
+        stable_after: float = 10.0,
     ) -> None:
         self.own_id = own_id
         self.bucket_size = bucket_size
@@ -52,6 +54,7 @@ class PeerBook:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.max_failures = max_failures
+        self.stable_after = stable_after
         self._entries: dict[bytes, _Entry] = {}
         self._buckets: dict[int, set[bytes]] = {}
         self._connected: dict[bytes, Direction] = {}
@@ -136,18 +139,26 @@ class PeerBook:
         limit = self.max_inbound if direction is Direction.INBOUND else self.max_outbound
         return self.count(direction) < limit
 
-    def mark_connected(self, node_id: bytes, direction: Direction) -> None:
+    def mark_connected(self, node_id: bytes, direction: Direction, now: float) -> None:
         self._connected[node_id] = direction
         entry = self._entries.get(node_id)
         if entry is not None:
-            entry.failures = 0
+            entry.connected_at = now
 
     def mark_disconnected(self, node_id: bytes, now: float) -> None:
-        """Forget the link; the peer may be redialled after `backoff_base`."""
+        """Forget the link. After a link that lasted `stable_after` seconds the peer may be
+        redialled after `backoff_base`; a shorter one (a peer that bans us, or drops us at
+        once) counts as a failed dial, so the delay grows."""
         self._connected.pop(node_id, None)
         entry = self._entries.get(node_id)
-        if entry is not None:
-            entry.next_dial = now + self.backoff_base
+        if entry is None:
+            return
+        started, entry.connected_at = entry.connected_at, None
+        if started is not None and now - started < self.stable_after:
+            self.mark_dial_failed(node_id, now)
+            return
+        entry.failures = 0
+        entry.next_dial = now + self.backoff_base
 
     def mark_dial_failed(self, node_id: bytes, now: float) -> None:
         """Count a failed dial and push the next one back, or drop an ordinary peer."""
