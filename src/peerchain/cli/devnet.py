@@ -18,12 +18,12 @@ from pathlib import Path
 
 import click
 
+from peerchain.cli.dev import ETHER
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import ConsensusTimeouts, dev_genesis
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.net import load_or_create_node_key
 
-ETHER = 10**18
 DEVNET_TIMEOUTS = ConsensusTimeouts(
     propose_ms=1000,
     propose_delta_ms=500,

@@ -17,6 +17,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
+from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.queries import (
     CallRequest,
     ExecutionFailed,
@@ -24,7 +25,6 @@ from peerchain.core.queries import (
     revert_reason,
 )
 
-ZERO_ADDRESS = b"\0" * 20
 TX_GAS = 21_000
 CALL_STIPEND = 2_300
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from peerchain.core.blocks import Block
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash
 from peerchain.core.errors import PeerChainError
+from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.node.chainview import ChainView
@@ -23,8 +24,6 @@ from peerchain.node.ports import Clock
 from peerchain.node.view import CallRequest
 
 log = logging.getLogger(__name__)
-
-ZERO_ADDRESS = b"\x00" * 20
 
 
 class UnknownAccount(PeerChainError):

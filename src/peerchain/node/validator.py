@@ -53,7 +53,7 @@ from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.errors import ConsensusHalted, DecodeError, InvalidTransaction
-from peerchain.core.genesis import ConsensusTimeouts
+from peerchain.core.genesis import ZERO_ADDRESS, ConsensusTimeouts
 from peerchain.core.mempool import Mempool
 from peerchain.core.p2p.messages import Channel
 from peerchain.core.p2p.scoring import Offence
@@ -68,7 +68,6 @@ from peerchain.node.view import ConsensusState, PeerInfo, SyncStatus
 
 log = logging.getLogger("peerchain.consensus")
 
-ZERO_ADDRESS = b"\x00" * 20
 # A peer is sent catch-up material for one (height, round) at most this often (seconds).
 CATCH_UP_INTERVAL = 1.0
 # Peers must report a height this far above ours before we leave consensus to sync.
