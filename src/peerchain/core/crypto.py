@@ -79,14 +79,6 @@ def recover_address_bytes(msg_hash: bytes, sig: bytes) -> bytes:
     return recover_address(msg_hash, *signature_from_bytes(sig))
 
 
-def ed25519_generate() -> bytes:
-    """Return a fresh 32-byte Ed25519 private key (seed)."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    return key.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-
-
 def ed25519_public_key(private_key: bytes) -> bytes:
     """Return the 32-byte Ed25519 public key for a 32-byte private key."""
     key = ed25519.Ed25519PrivateKey.from_private_bytes(private_key)

@@ -24,8 +24,6 @@ from eth.vm.forks.cancun import CancunVM
 from eth.vm.forks.prague import PragueVM
 from eth_utils.exceptions import ValidationError
 
-FORK = "prague"
-
 
 @functools.cache
 def _trusted_setup(path: str, precompute: int) -> object:

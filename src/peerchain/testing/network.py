@@ -29,11 +29,6 @@ class NetworkConfig:
     partition: tuple[frozenset[int], ...] = ()
     heal_at: float = 0.0
 
-    @property
-    def max_delay(self) -> float:
-        """The delivery bound after healing."""
-        return self.delay + self.jitter + (self.reorder_delay if self.reorder else 0.0)
-
 
 Deliver = Callable[[int, int, object], None]
 
