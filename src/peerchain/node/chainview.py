@@ -191,7 +191,11 @@ class ChainView:
     # --- transactions in ---------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> Transaction:
         """Decode, check and add a transaction to the mempool; announce it."""
-        tx = decode_transaction(raw, self.chain_id)
+        return self.admit(decode_transaction(raw, self.chain_id))
+
+    def admit(self, tx: Transaction) -> Transaction:
+        """Check a decoded transaction against the head and add it to the mempool; announce
+        it. Raises InvalidTransaction."""
         self.mempool.add(
             tx,
             account=self.ledger.account_state(tx.sender),

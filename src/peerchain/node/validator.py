@@ -57,7 +57,7 @@ from peerchain.core.genesis import ZERO_ADDRESS, ConsensusTimeouts
 from peerchain.core.mempool import Mempool
 from peerchain.core.p2p.messages import Channel
 from peerchain.core.p2p.scoring import Offence
-from peerchain.core.transactions import decode_transaction
+from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.node.chainapp import ChainApplication
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
@@ -121,6 +121,7 @@ class ConsensusNode(ChainView):
         self._held: deque[tuple[bytes | None, Event]] = deque(maxlen=HELD_EVENTS)
         self._sync_status: SyncStatus | None = None
         self._catch_up_sent: dict[tuple[bytes, int, int], float] = {}
+        self._checked_tx: Transaction | None = None
         self._position = (0, 0, 0)
         self._moved_at = 0.0
         self.on_sync_progress: Callable[[int, int], None] | None = None
@@ -327,16 +328,23 @@ class ConsensusNode(ChainView):
         return True
 
     def _on_transaction(self, raw: bytes) -> None:
+        checked, self._checked_tx = self._checked_tx, None
         try:
-            tx = self.admit_transaction(raw)
+            if checked is not None and checked.raw == raw:
+                tx = self.admit(checked)  # decoded (sender recovered) by the relay check
+            else:
+                tx = self.admit_transaction(raw)
         except (InvalidTransaction, DecodeError):
-            return  # known, stale or unaffordable here: not forwarded again by us
+            return  # known, stale or unaffordable here: not added to our pool
         log.debug("gossiped transaction 0x%s", tx.hash.hex())
 
     def _decodes_as_transaction(self, peer: bytes, payload: bytes) -> bool:
+        """Gossip check before a transaction is relayed; the network delivers the same
+        payload right after, so the decoded transaction is kept for `_on_transaction`."""
         try:
-            decode_transaction(payload, self.ledger.chain_id)
+            self._checked_tx = decode_transaction(payload, self.ledger.chain_id)
         except (DecodeError, InvalidTransaction):
+            self._checked_tx = None
             return False
         return True
 
