@@ -20,16 +20,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from signing import NonceSigner
+
 from peerchain.cli.abi import encode_arguments, encode_call
 from peerchain.cli.contracts import compile_vyper
 from peerchain.cli.rpcclient import RpcClient
 from peerchain.core.crypto import keccak256, private_key_to_address
-from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.testing.processes import NodeProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-GWEI = 10**9
 
 
 def _hex(data: bytes) -> str:
@@ -43,31 +43,21 @@ class Load:
         self.client = client
         self.chain_id = chain_id
         self.keys = keys
-        self.nonces = {
-            k: int(
-                client.request(
-                    "eth_getTransactionCount", _hex(private_key_to_address(k)), "pending"
-                ),
-                16,
-            )
-            for k in keys
-        }
+        self.signer = NonceSigner(
+            chain_id,
+            {
+                k: int(
+                    client.request(
+                        "eth_getTransactionCount", _hex(private_key_to_address(k)), "pending"
+                    ),
+                    16,
+                )
+                for k in keys
+            },
+        )
 
     def sign(self, key: bytes, to: bytes | None, data: bytes, gas: int, value: int = 0) -> bytes:
-        nonce = self.nonces[key]
-        self.nonces[key] += 1
-        tx = UnsignedTransaction(
-            type=2,
-            chain_id=self.chain_id,
-            nonce=nonce,
-            gas_limit=gas,
-            max_fee_per_gas=100 * GWEI,
-            max_priority_fee_per_gas=GWEI,
-            to=to,
-            data=data,
-            value=value,
-        )
-        return sign_transaction(tx, key).raw
+        return self.signer.sign(key, to, data, gas, value).raw
 
     def send_and_wait(self, raw: bytes) -> dict[str, Any]:
         tx_hash = self.client.request("eth_sendRawTransaction", _hex(raw))

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from signing import NonceSigner
 
 from peerchain.cli.abi import encode_arguments, encode_call
 from peerchain.cli.contracts import compile_vyper
@@ -51,14 +52,12 @@ from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.errors import DecodeError
 from peerchain.core.p2p.identity import NodeKey, parse_address
 from peerchain.core.p2p.messages import PROTOCOL_VERSION, Channel, Gossip, Hello
-from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.net import TcpTransport, TransportConfig
 from peerchain.node.ports import LinkClosed, PeerLink
 from peerchain.testing.processes import NodeProcess, free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
-GWEI = 10**9
 ETHER = 10**18
 VALIDATORS = 4
 RECEIVER = "0x" + "42" * 20
@@ -88,27 +87,11 @@ def start_devnet(directory: Path) -> tuple[list[DevnetNode], list[NodeProcess]]:
     return nodes, processes
 
 
-class Signer:
-    """Signs transactions with local nonces."""
+class Signer(NonceSigner):
+    """Signs transactions with local nonces; returns them as hex for JSON-RPC."""
 
-    def __init__(self, chain_id: int) -> None:
-        self.chain_id = chain_id
-        self.nonces: dict[bytes, int] = defaultdict(int)
-
-    def sign(self, key: bytes, to: bytes | None, data: bytes, gas: int, value: int = 0) -> str:
-        tx = UnsignedTransaction(
-            type=2,
-            chain_id=self.chain_id,
-            nonce=self.nonces[key],
-            gas_limit=gas,
-            max_fee_per_gas=100 * GWEI,
-            max_priority_fee_per_gas=GWEI,
-            to=to,
-            value=value,
-            data=data,
-        )
-        self.nonces[key] += 1
-        return _hex(sign_transaction(tx, key).raw)
+    def sign_hex(self, key: bytes, to: bytes | None, data: bytes, gas: int, value: int = 0) -> str:
+        return _hex(self.sign(key, to, data, gas, value).raw)
 
 
 def setup_token(client: RpcClient, signer: Signer, senders: list[bytes]) -> bytes:
@@ -118,19 +101,21 @@ def setup_token(client: RpcClient, signer: Signer, senders: list[bytes]) -> byte
     init = bytecode + encode_arguments(
         ["string", "string", "uint256"], ["Load", "L", "1" + "0" * 30]
     )
-    deploy = client.request("eth_sendRawTransaction", signer.sign(dev[0], None, init, 3_000_000))
+    deploy = client.request(
+        "eth_sendRawTransaction", signer.sign_hex(dev[0], None, init, 3_000_000)
+    )
     token = bytes.fromhex(client.wait_for_receipt(deploy, 120)["contractAddress"][2:])
     last: list[str] = []
     for i, key in enumerate(senders):
         address = private_key_to_address(key)
         data = encode_call("transfer(address,uint256)", [_hex(address), "1" + "0" * 24])[0]
         last.append(
-            client.request("eth_sendRawTransaction", signer.sign(dev[0], token, data, 100_000))
+            client.request("eth_sendRawTransaction", signer.sign_hex(dev[0], token, data, 100_000))
         )
         funder = dev[1 + i % 9]
         last.append(
             client.request(
-                "eth_sendRawTransaction", signer.sign(funder, address, b"", 21_000, ETHER)
+                "eth_sendRawTransaction", signer.sign_hex(funder, address, b"", 21_000, ETHER)
             )
         )
         if len(last) >= 100:
@@ -265,7 +250,7 @@ async def rpc(session: aiohttp.ClientSession, url: str, method: str, *params: An
 # --- the phases -------------------------------------------------------------------------------
 def transfer(signer: Signer, key: bytes, token: bytes, gas: int) -> str:
     data = encode_call("transfer(address,uint256)", [RECEIVER, "1"])[0]
-    return signer.sign(key, token, data, gas)
+    return signer.sign_hex(key, token, data, gas)
 
 
 async def light_load(

@@ -16,36 +16,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from eth_abi import encode
+from signing import sign_call
 
 from peerchain.cli.contracts import compile_vyper
 from peerchain.core.blocks import Block
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import dev_genesis
 from peerchain.core.kv import apply_changes
-from peerchain.core.transactions import Transaction, UnsignedTransaction, sign_transaction
+from peerchain.core.transactions import Transaction
 from peerchain.execution.engine import ExecutionEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAIN_ID = 1337
-GWEI = 10**9
 SENDERS = [keccak256(b"bench-%d" % i) for i in range(64)]
 
 
 def _sign(
     key: bytes, nonce: int, to: bytes | None, data: bytes, gas: int, value: int
 ) -> Transaction:
-    unsigned = UnsignedTransaction(
-        type=2,
-        chain_id=CHAIN_ID,
-        nonce=nonce,
-        gas_limit=gas,
-        max_fee_per_gas=100 * GWEI,
-        max_priority_fee_per_gas=GWEI,
-        to=to,
-        value=value,
-        data=data,
-    )
-    return sign_transaction(unsigned, key)
+    return sign_call(key, CHAIN_ID, nonce, to, data, gas, value)
 
 
 class Bench:
