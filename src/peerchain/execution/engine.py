@@ -326,6 +326,15 @@ class ExecutionEngine:
             return None
         return self._blocks.get(header.hash, lambda: self._read_block(chain, header))
 
+    def get_header_by_number(self, number: int) -> Header | None:
+        """The canonical header at `number` (no body read), or None."""
+        chain, _ = self._open()
+        try:
+            header = chain.get_canonical_block_header_by_number(BlockNumber(number))
+        except HeaderNotFound:
+            return None
+        return header_from_evm(header)
+
     def get_receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
         """Receipts of a stored block in transaction order (empty if unknown)."""
         block = self.get_block_by_hash(block_hash)

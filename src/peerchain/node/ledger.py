@@ -100,10 +100,10 @@ class Ledger:
         """Logs of canonical blocks in [from_block, to_block] matching the filter."""
         found: list[Log] = []
         for number in range(max(from_block, 0), min(to_block, self._head.number) + 1):
-            block = self.engine.get_block_by_number(number)
-            if block is None or not bloom_matches(block.header.logs_bloom, addresses, topics):
-                continue
-            found.extend(self.block_logs(block.hash, addresses, topics))
+            header = self.engine.get_header_by_number(number)
+            if header is None or not bloom_matches(header.logs_bloom, addresses, topics):
+                continue  # the header's bloom rules the block out without reading it
+            found.extend(self.block_logs(header.hash, addresses, topics))
         return found
 
     def block_logs(
