@@ -79,7 +79,7 @@ async def run_node(config: NodeConfig) -> None:
         )
         wal = WalFile(config.datadir / "consensus.wal")
         node = ConsensusNode(ledger, clock, network, wal, validators, genesis.timeouts, key)
-        with _sync_progress(node):
+        with _SyncProgress(node):
             await node.start()
             server = await serve(
                 node,
@@ -111,7 +111,7 @@ async def run_node(config: NodeConfig) -> None:
     click.echo("stopped")
 
 
-class _sync_progress:
+class _SyncProgress:
     """Show a progress bar while the node block-syncs."""
 
     def __init__(self, node: ConsensusNode) -> None:
@@ -124,7 +124,7 @@ class _sync_progress:
         )
         self.task = self.progress.add_task("sync", total=None)
 
-    def __enter__(self) -> _sync_progress:
+    def __enter__(self) -> _SyncProgress:
         def update(height: int, target: int) -> None:
             if not self.progress.live.is_started:
                 self.progress.start()
@@ -132,7 +132,7 @@ class _sync_progress:
             if height >= target:
                 self.progress.stop()
 
-        self.node.on_sync_progress = update
+        self.node.on_SyncProgress = update
         return self
 
     def __exit__(self, *exc: object) -> None:
