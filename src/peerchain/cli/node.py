@@ -132,7 +132,7 @@ class _SyncProgress:
             if height >= target:
                 self.progress.stop()
 
-        self.node.on_SyncProgress = update
+        self.node.on_sync_progress = update
         return self
 
     def __exit__(self, *exc: object) -> None:
