@@ -1,14 +1,10 @@
-"""Shared test configuration: fixture locations and a pinned Hypothesis profile."""
+"""Shared test configuration: a pinned Hypothesis profile."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
-
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
 
 settings.register_profile(
     "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True

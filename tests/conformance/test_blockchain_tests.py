@@ -16,7 +16,7 @@ from peerchain.core.genesis import Genesis, GenesisAccount
 from peerchain.core.kv import apply_changes
 from peerchain.execution.engine import ExecutionEngine, InvalidBlock
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 BLOCKCHAIN_TESTS = FIXTURES / "ethereum-tests" / "BlockchainTests"
 CASES = [
     (path, name, test)

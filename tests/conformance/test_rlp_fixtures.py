@@ -15,9 +15,7 @@ import pytest
 from peerchain.core.errors import DecodeError
 from peerchain.core.transactions import RLPItem, decode_rlp, encode_rlp, encode_uint
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "ethereum-tests"
-) / "RLPTests"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethereum-tests" / "RLPTests"
 
 
 def _load(name: str) -> list[Any]:

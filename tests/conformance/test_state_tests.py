@@ -11,7 +11,7 @@ import pytest
 
 from peerchain.tools.statetest import main
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STATE_TESTS = FIXTURES / "ethereum-tests" / "GeneralStateTests"
 FILES = sorted(STATE_TESTS.rglob("*.json"))
 

@@ -21,9 +21,7 @@ from peerchain.core.transactions import (
     validate_transaction,
 )
 
-FIXTURES = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "ethereum-tests"
-) / "TransactionTests"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethereum-tests" / "TransactionTests"
 FORKS = ("Prague", "Cancun", "Shanghai", "Paris", "London")
 
 # Fixture exception name -> the error the project raises for it (and the message it starts with).

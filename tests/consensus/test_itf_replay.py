@@ -10,9 +10,7 @@ import pytest
 from peerchain.tools.itf_replay import load_trace, main, replay_trace
 
 TRACE = (
-    Path(__file__).resolve().parents[2]
-    / ".."
-    / "shared"
+    Path(__file__).resolve().parents[1]
     / "fixtures"
     / "consensus"
     / "tendermint_n4_f1_trace0.itf.json"

@@ -1,6 +1,6 @@
 """The execution-apis OpenRPC spec as a validator of JSON-RPC results.
 
-    spec = OpenRpcSpec()                      # loads <repo>/../shared/fixtures/...
+    spec = OpenRpcSpec()                      # loads tests/fixtures/execution-apis
     spec.validate_result("eth_getBlockByNumber", result)   # raises jsonschema.ValidationError
 
 Method files (`src/eth/*.yaml`, ...) refer to `#/components/schemas/NAME`; every
@@ -19,9 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-SPEC_ROOT = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "execution-apis"
-).resolve()
+SPEC_ROOT = Path(__file__).resolve().parents[1] / "fixtures" / "execution-apis"
 
 
 class OpenRpcSpec:
