@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from peerchain.core.errors import DecodeError
-from peerchain.core.transactions import RLPItem, decode_rlp, encode_rlp, encode_uint
+from peerchain.core.rlp import RLPItem, decode_rlp, encode_rlp, encode_uint
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethereum-tests" / "RLPTests"
 

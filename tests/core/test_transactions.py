@@ -18,14 +18,12 @@ from peerchain.core.errors import (
     InvalidTransaction,
     WrongChainId,
 )
+from peerchain.core.rlp import decode_rlp, encode_rlp, encode_uint
 from peerchain.core.transactions import (
     Authorization,
     Transaction,
     UnsignedTransaction,
-    decode_rlp,
     decode_transaction,
-    encode_rlp,
-    encode_uint,
     intrinsic_gas,
     sign_transaction,
     validate_transaction,

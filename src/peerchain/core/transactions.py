@@ -8,16 +8,12 @@ need a sidecar network form and blob gas accounting and are refused with
 The sender is recovered once, in `decode_transaction` (or `sign_transaction`);
 code downstream trusts `Transaction.sender`.
 
-This is the module that imports the `rlp` package; its exceptions become
-`DecodeError` here.
+The RLP codec is `peerchain.core.rlp`; its `DecodeError` is what malformed bytes raise.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import rlp
-from rlp.exceptions import RLPException
 
 from peerchain.core import crypto
 from peerchain.core.errors import (
@@ -27,9 +23,9 @@ from peerchain.core.errors import (
     InvalidTransaction,
     WrongChainId,
 )
+from peerchain.core.rlp import RLPItem, decode_rlp, encode_rlp, encode_uint
 
 AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
-RLPItem = bytes | list["RLPItem"]
 
 LEGACY_TX = 0
 ACCESS_LIST_TX = 1
@@ -139,32 +135,6 @@ class UnsignedTransaction:
     max_priority_fee_per_gas: int = 0
     access_list: AccessList = ()
     authorization_list: AuthorizationList = ()
-
-
-# ---------------------------------------------------------------------------
-# RLP edge
-
-
-def decode_rlp(data: bytes) -> RLPItem:
-    """Decode one canonical RLP item (no trailing bytes). Raises DecodeError."""
-    try:
-        item: RLPItem = rlp.decode(data, strict=True)
-    except RLPException as exc:
-        raise DecodeError(f"rlp: {exc}") from exc
-    except RecursionError as exc:
-        raise DecodeError("rlp: lists nested too deeply") from exc
-    return item
-
-
-def encode_rlp(item: RLPItem) -> bytes:
-    """Encode bytes and nested lists of bytes as RLP."""
-    encoded: bytes = rlp.encode(item)
-    return encoded
-
-
-def encode_uint(value: int) -> bytes:
-    """Minimal big-endian bytes of a non-negative integer (0 is empty), as RLP wants."""
-    return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
 # ---------------------------------------------------------------------------

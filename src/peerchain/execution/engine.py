@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import rlp
 from eth.abc import AccountDatabaseAPI, BlockAPI, BlockHeaderAPI, StateAPI
 from eth.chains.base import Chain
 from eth.db.chain_gaps import reopen_gap
@@ -33,10 +32,11 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
 
 from peerchain.core.blocks import Block, Header, Receipt, TxLocation
-from peerchain.core.errors import PeerChainError
+from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
 from peerchain.core.queries import AccountProof, CallRequest
+from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, encode_object
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs
 from peerchain.execution.convert import (
@@ -50,9 +50,9 @@ from peerchain.execution.vm import FORKS
 
 MAX_EXTRA_DATA = 32
 # What py-evm raises for bytes it cannot decode into a block or transaction.
-_UNDECODABLE = (
-    rlp.DecodingError,
-    rlp.DeserializationError,
+_UNDECODABLE: tuple[type[Exception], ...] = (
+    DecodeError,
+    *LIBRARY_ERRORS,
     UnrecognizedTransactionType,
     ValueError,
 )
@@ -262,7 +262,7 @@ class ExecutionEngine:
         InvalidBlock with the reason.
         """
         try:
-            evm_block = rlp.decode(block_rlp, sedes=self._vm.get_block_class())
+            evm_block = decode_object(block_rlp, self._vm.get_block_class())
         except _UNDECODABLE as exc:
             raise InvalidBlock(f"malformed block: {_reason(exc)}") from exc
         transactions = self._decode_transactions(evm_block)
@@ -386,7 +386,7 @@ class ExecutionEngine:
         return Block(
             header=header_from_evm(evm_block.header),
             transactions=transactions,
-            rlp=rlp.encode(evm_block),
+            rlp=encode_object(evm_block),
         )
 
     # --- state reads --------------------------------------------------------------
@@ -449,4 +449,4 @@ def _reason(exc: Exception, limit: int = 300) -> str:
 
 
 def _encode_gaps(gaps: Any) -> bytes:
-    return bytes(rlp.encode(gaps, sedes=chain_gaps))
+    return encode_object(gaps, chain_gaps)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import rlp
 from eth.abc import DatabaseAPI
 from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3
 from eth.rlp.accounts import Account
@@ -13,6 +12,7 @@ from trie.hexary import HexaryTrie
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.queries import AccountProof, StorageProof
+from peerchain.core.rlp import decode_object, decode_uint, encode_rlp
 
 _HASHED_NODE_SIZE = 32
 
@@ -29,7 +29,7 @@ def account_proof(
     key = keccak256(address)
     encoded = state_trie.get(key)
     if encoded:
-        account = rlp.decode(encoded, sedes=Account)
+        account = decode_object(encoded, Account)
     else:
         account = Account(nonce=0, balance=0, storage_root=BLANK_ROOT_HASH, code_hash=EMPTY_SHA3)
     storage_trie: Any = HexaryTrie(db, account.storage_root)
@@ -37,7 +37,7 @@ def account_proof(
     for slot in slots:
         slot_key = keccak256(slot.to_bytes(32, "big"))
         raw = storage_trie.get(slot_key)
-        value = rlp.decode(raw, sedes=rlp.sedes.big_endian_int) if raw else 0
+        value = decode_uint(raw) if raw else 0
         storage.append(
             StorageProof(key=slot, value=value, proof=_encode(storage_trie.get_proof(slot_key)))
         )
@@ -54,5 +54,5 @@ def account_proof(
 
 def _encode(nodes: Sequence[Any]) -> tuple[bytes, ...]:
     """RLP of the proof's nodes; nodes embedded in their parent are not listed (as geth)."""
-    encoded = [bytes(rlp.encode(node)) for node in nodes]
+    encoded = [encode_rlp(node) for node in nodes]
     return tuple(e for i, e in enumerate(encoded) if i == 0 or len(e) >= _HASHED_NODE_SIZE)

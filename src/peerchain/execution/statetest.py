@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
 from eth._utils.db import apply_state_dict
 from eth.abc import StateAPI
 from eth.constants import BLANK_ROOT_HASH
@@ -25,6 +24,7 @@ from eth_utils.exceptions import ValidationError
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import PeerChainError
+from peerchain.core.rlp import encode_object
 from peerchain.core.transactions import decode_transaction
 from peerchain.execution.convert import prime_sender
 from peerchain.execution.db import open_overlay
@@ -105,7 +105,7 @@ def _run_entry(
     except (ValidationError, PeerChainError) as exc:
         error = str(exc)
     state.persist()
-    logs_hash = keccak256(rlp.encode(logs))
+    logs_hash = keccak256(encode_object(logs))
     root = bytes(state.state_root)
     expected_root, expected_logs = _bytes(entry["hash"]), _bytes(entry["logs"])
     passed = root == expected_root and logs_hash == expected_logs
