@@ -94,10 +94,15 @@ def _succeeds(state: StateAPI, builder: Any, request: CallRequest, gas: int) -> 
     return not computation.is_error
 
 
+def spoofed(state: StateAPI, builder: Any, request: CallRequest, gas: int) -> Any:
+    """The request as an unsigned transaction from its sender, for `state`'s chain."""
+    sender = Address(request.sender or ZERO_ADDRESS)
+    return SpoofTransaction(_unsigned(state, builder, request, sender, gas), from_=sender)
+
+
 def _run(state: StateAPI, builder: Any, request: CallRequest, gas: int) -> ComputationAPI:
     """Apply the request as a transaction from its sender, then undo it."""
-    sender = Address(request.sender or ZERO_ADDRESS)
-    tx: Any = SpoofTransaction(_unsigned(state, builder, request, sender, gas), from_=sender)
+    tx = spoofed(state, builder, request, gas)
     snapshot = state.snapshot()
     try:
         return state.apply_transaction(tx)
