@@ -31,6 +31,19 @@ INTERNALS = {
     "eth.vm.forks.cancun.blocks": ["CancunBlockHeader"],
     "eth.vm.forks.prague": ["PragueVM"],
     "eth.precompiles": ["point_evaluation"],
+    # tracing (execution/tracing/hooks.py) wraps the interpreter's opcode table
+    "eth.vm.logic.invalid": ["InvalidOpcode"],
+    "eth.vm.computation": ["BaseComputation"],
+}
+
+# Attributes of py-evm objects that tracing reads or overrides.
+ATTRIBUTES = [
+    ("eth.vm.stack", "Stack", (), "values"),
+    ("eth.vm.memory", "Memory", (), "_bytes"),
+    ("eth.vm.code_stream", "CodeStream", (b"",), "program_counter"),
+]
+CLASS_ATTRIBUTES = {
+    "BaseComputation": ["opcodes", "generate_child_computation", "apply_computation"],
 }
 
 
@@ -51,3 +64,18 @@ def test_internal_names_used_by_execution_exist(module: str) -> None:
     loaded = importlib.import_module(module)
     missing = [name for name in INTERNALS[module] if not hasattr(loaded, name)]
     assert missing == []
+
+
+@pytest.mark.parametrize(("module", "cls", "args", "attribute"), ATTRIBUTES)
+def test_instance_attributes_used_by_tracing_exist(
+    module: str, cls: str, args: tuple[object, ...], attribute: str
+) -> None:
+    instance = getattr(importlib.import_module(module), cls)(*args)
+    assert hasattr(instance, attribute)
+
+
+def test_computation_hooks_used_by_tracing_exist() -> None:
+    from eth.vm.computation import BaseComputation
+
+    for name in CLASS_ATTRIBUTES["BaseComputation"]:
+        assert hasattr(BaseComputation, name)

@@ -149,6 +149,8 @@ class _Run:
         self.tracer = tracer
         self.steps: list[Step] = []  # the step that is running, per depth
         self.top: Frame | None = None
+        # per depth, the computation that ran an op there last and its pc after the op
+        self.pc_after: dict[int, tuple[ComputationAPI, int]] = {}
 
     def child_kind(self, message: MessageAPI) -> str:
         if self.steps:
@@ -181,9 +183,17 @@ class _TracedOpcode:
 
     def __call__(self, computation: ComputationAPI) -> None:
         run = self._run
+        if not len(computation.code):
+            self._fn(computation=computation)  # geth runs no interpreter for empty code
+            return
         gas = computation.get_gas_remaining()
-        pc = computation.code.program_counter - 1
-        step = Step(pc, self._op, gas, computation.msg.depth + 1, computation)
+        depth = computation.msg.depth + 1
+        pc = computation.code.program_counter
+        # py-evm's code iterator has moved past the opcode, except for the STOP it
+        # yields when the code runs out (pc is then unchanged since the last op).
+        if self._op != 0 or run.pc_after.get(depth) != (computation, pc):
+            pc -= 1
+        step = Step(pc, self._op, gas, depth, computation)
         run.steps.append(step)
         run.tracer.step(step)
         try:
@@ -192,6 +202,7 @@ class _TracedOpcode:
             step.error = _error_text(exc)
             raise
         finally:
+            run.pc_after[depth] = (computation, computation.code.program_counter)
             run.steps.pop()
             if not step.extra.get("cost_set"):
                 step.cost = gas - computation.get_gas_remaining()
