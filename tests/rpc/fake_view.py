@@ -15,6 +15,7 @@ from typing import Any
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash_bytes
 from peerchain.core.errors import AlreadyKnown, DecodeError, NonceTooLow, PeerChainError
+from peerchain.core.tracing import TraceConfig, TraceFailed
 from peerchain.core.transactions import Authorization, Transaction
 from peerchain.node.view import (
     AccountProof,
@@ -306,6 +307,18 @@ class FakeNodeView:
     def estimate_gas(self, request: CallRequest, header: Header) -> int:
         self.call(request, header)
         return 21_000 if not request.data else 50_000
+
+    # Tracing needs an EVM: the fake answers what a node answers for what it lacks.
+    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
+        raise TraceFailed("transaction not found")
+
+    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
+        if header.number == 0:
+            raise TraceFailed("genesis is not traceable")
+        raise TraceFailed("the fake node cannot re-execute blocks")
+
+    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
+        raise TraceFailed("the fake node cannot execute calls")
 
     # --- fees --------------------------------------------------------------------------
     def gas_price(self) -> int:

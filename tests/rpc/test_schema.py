@@ -107,7 +107,10 @@ def test_every_result_fits_its_schema(spec: OpenRpcSpec) -> None:
     for method, result in _results(rpc, view):
         spec.validate_result(method, result)
         covered.add(method)
-    specified = {m for m in rpc.dispatcher.method_names if spec.has(m)}
+    # debug_trace* results are checked on a real node in test_trace_rpc.py
+    specified = {
+        m for m in rpc.dispatcher.method_names if spec.has(m) and not m.startswith("debug_")
+    }
     assert specified - covered == set()
     assert len(covered) >= 35
 

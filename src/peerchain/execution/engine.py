@@ -37,8 +37,9 @@ from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
 from peerchain.core.queries import AccountProof, CallRequest
 from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, encode_object
+from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
-from peerchain.execution import calls, proofs
+from peerchain.execution import calls, proofs, tracing
 from peerchain.execution.convert import (
     encode_transaction,
     header_from_evm,
@@ -429,6 +430,31 @@ class ExecutionEngine:
         state, gas_cap = self._call_state(request, header)
         builder = self._vm.get_transaction_builder()
         return calls.estimate_gas(state, builder, request, gas_cap)
+
+    # --- tracing ---------------------------------------------------------------
+    def trace_block(
+        self, block_hash: bytes, config: TraceConfig, only: int | None = None
+    ) -> list[tuple[bytes, Any]]:
+        """(tx hash, trace) for a stored block's transactions, or for the one at `only`.
+
+        Raises InvalidBlock for an unknown block, TraceFailed for genesis."""
+        chain, _ = self._open()
+        evm_block = chain.get_block_by_header(self._evm_header(chain, block_hash))
+        return tracing.trace_block(
+            self._vm,
+            chain.chaindb,
+            self._chain_context,
+            chain.consensus_context,
+            evm_block,
+            config,
+            only,
+        )
+
+    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
+        """Trace `request` run on `header`'s state. Raises ExecutionFailed if it cannot run."""
+        state, gas_cap = self._call_state(request, header)
+        builder = self._vm.get_transaction_builder()
+        return tracing.trace_call(self._vm, state, builder, request, gas_cap, config)
 
     def _call_state(self, request: CallRequest, header: Header) -> tuple[StateAPI, int]:
         chain, _ = self._open()

@@ -26,6 +26,8 @@ from peerchain.node.view import (
     LogFilter,
     SubscriptionKind,
     SyncStatus,
+    TraceConfig,
+    TraceFailed,
     TxPoolSnapshot,
     UnknownBlock,
 )
@@ -145,6 +147,21 @@ class ChainView:
 
     def estimate_gas(self, request: CallRequest, header: Header) -> int:
         return self.ledger.engine.estimate_gas(request, header)
+
+    # --- tracing --------------------------------------------------------------
+    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
+        found = self.get_transaction(tx_hash)
+        if found is None or found[1] is None:
+            raise TraceFailed("transaction not found")
+        location = found[1]
+        [(_, trace)] = self.ledger.engine.trace_block(location.block_hash, config, location.index)
+        return trace
+
+    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
+        return self.ledger.engine.trace_block(header.hash, config)
+
+    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
+        return self.ledger.engine.trace_call(request, header, config)
 
     # --- fees -----------------------------------------------------------------
     def next_base_fee(self) -> int:

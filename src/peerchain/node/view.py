@@ -23,6 +23,8 @@ from peerchain.core.queries import CallRequest as CallRequest
 from peerchain.core.queries import ExecutionFailed as ExecutionFailed
 from peerchain.core.queries import ExecutionReverted as ExecutionReverted
 from peerchain.core.queries import StorageProof as StorageProof
+from peerchain.core.tracing import TraceConfig as TraceConfig
+from peerchain.core.tracing import TraceFailed as TraceFailed
 from peerchain.core.transactions import Transaction
 
 BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
@@ -156,6 +158,11 @@ class NodeView(Protocol):
         ...
 
     def estimate_gas(self, request: CallRequest, header: Header) -> int: ...
+
+    # --- tracing (geth's JSON shapes; raise TraceFailed, UnknownBlock) ----------
+    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any: ...
+    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]: ...
+    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any: ...
 
     # --- fees ---------------------------------------------------------------
     def gas_price(self) -> int: ...

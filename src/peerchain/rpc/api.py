@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from peerchain.node.view import NodeView
+from peerchain.rpc.debug import debug_methods
 from peerchain.rpc.dev import dev_methods
 from peerchain.rpc.dispatch import Dispatcher
 from peerchain.rpc.eth import eth_methods, personal_methods
@@ -42,7 +43,7 @@ class RpcConfig:
 
 
 def build_dispatcher(view: NodeView, config: RpcConfig, filters: FilterManager) -> Dispatcher:
-    """A dispatcher with eth, personal, net, web3, txpool and (if enabled) evm methods."""
+    """A dispatcher with eth, personal, net, web3, txpool, debug and (if enabled) evm methods."""
     dispatcher = Dispatcher(max_batch=config.max_batch)
     dispatcher.register_namespace("eth", eth_methods(view))
     dispatcher.register_namespace("eth", filter_methods(view, filters, config.max_log_range))
@@ -51,6 +52,7 @@ def build_dispatcher(view: NodeView, config: RpcConfig, filters: FilterManager) 
     dispatcher.register_namespace("net", net_methods(view))
     dispatcher.register_namespace("web3", web3_methods(view))
     dispatcher.register_namespace("txpool", txpool_methods(view))
+    dispatcher.register_namespace("debug", debug_methods(view))
     if config.dev_methods:
         dispatcher.register_namespace("evm", dev_methods(view))
     return dispatcher

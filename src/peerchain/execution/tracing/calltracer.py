@@ -58,11 +58,13 @@ class CallTracer(Tracer):
         self._stack: list[dict[str, Any]] = []
         self._top: dict[str, Any] | None = None
         self._log_index = log_index
+        self._log_marks: list[int] = []  # the log index at each open frame's start
 
     def _recording(self, depth: int) -> bool:
         return not self._config.only_top_call or depth == 0
 
     def enter(self, frame: Frame) -> None:
+        self._log_marks.append(self._log_index)
         if not self._recording(frame.depth):
             return
         node: dict[str, Any] = {
@@ -78,6 +80,9 @@ class CallTracer(Tracer):
         self._stack.append(node)
 
     def exit(self, frame: Frame, computation: ComputationAPI) -> None:
+        mark = self._log_marks.pop() if self._log_marks else self._log_index
+        if computation.is_error:
+            self._log_index = mark  # a failed frame's logs are gone, with their indices
         if not self._recording(frame.depth) or not self._stack:
             return
         node = self._stack.pop()
@@ -134,17 +139,18 @@ class CallTracer(Tracer):
                 }
 
     def step_done(self, step: Step) -> None:
-        if step.error is not None or not self._stack:
+        if step.failed:
             return
-        current = self._stack[-1]
-        if "frame" in step.extra:
-            current.setdefault("calls", []).append(step.extra["frame"])
         log = step.extra.get("log")
-        if log is not None and "address" in log:
+        if self._stack and "frame" in step.extra:
+            self._stack[-1].setdefault("calls", []).append(step.extra["frame"])
+        if self._stack and log is not None:
+            current = self._stack[-1]
             log["index"] = hex(self._log_index)
             log["position"] = hex(len(current.get("calls", ())))
-            self._log_index += 1
             current.setdefault("logs", []).append(log)
+        if step.op in LOGS:
+            self._log_index += 1
 
     def result(self, gas_limit: int, gas_used: int) -> dict[str, Any]:
         top = self._top or {}

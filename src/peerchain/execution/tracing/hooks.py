@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth.abc import ComputationAPI, MessageAPI, StateAPI, TransactionContextAPI
-from eth.exceptions import FullStack, InsufficientStack, OutOfGas
+from eth.exceptions import FullStack, Halt, InsufficientStack, OutOfGas
 from eth.vm.logic.invalid import InvalidOpcode
 
 CALLS = {0xF1: "CALL", 0xF2: "CALLCODE", 0xF4: "DELEGATECALL", 0xFA: "STATICCALL"}
@@ -85,7 +85,8 @@ class Step:
     depth: int
     computation: ComputationAPI
     cost: int = 0
-    error: str | None = None
+    error: str | None = None  # the op could not start (geth's struct-log "error")
+    failed: bool = False  # the op raised, before or while running
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -124,7 +125,7 @@ class Tracer:
         """An opcode is about to run."""
 
     def step_done(self, step: Step) -> None:
-        """The opcode ran (or failed); `step.cost` and `step.error` are set."""
+        """The opcode ran (or failed: `step.failed`); `step.cost` and `step.error` are set."""
 
 
 def frame_of(message: MessageAPI, kind: str) -> Frame:
@@ -200,6 +201,12 @@ class _TracedOpcode:
             self._fn(computation=computation)
         except (OutOfGas, InsufficientStack, FullStack) as exc:
             step.error = _error_text(exc)
+            step.failed = True
+            raise
+        except Halt:
+            raise  # STOP, RETURN and SELFDESTRUCT end the frame this way
+        except Exception:
+            step.failed = True
             raise
         finally:
             run.pc_after[depth] = (computation, computation.code.program_counter)

@@ -1,0 +1,117 @@
+"""The `debug_trace*` methods, with geth's parameters and answers.
+
+Options: {"tracer": "callTracer" | "prestateTracer" (default: the struct logger),
+"tracerConfig": {...}, "disableStack", "disableStorage", "enableMemory",
+"enableReturnData", "limit", "timeout"}. A block's trace is a list of
+{"txHash", "result"}. Unknown transactions and blocks, and the genesis block, answer
+-32000 with geth's message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peerchain.core.tracing import (
+    CALL_TRACER,
+    PRESTATE_TRACER,
+    STRUCT_LOGGER,
+    TRACERS,
+    TraceConfig,
+)
+from peerchain.node.view import NodeView
+from peerchain.rpc.dispatch import CallContext, Method, Params
+from peerchain.rpc.encoding import (
+    InvalidValue,
+    parse_block_number,
+    parse_block_ref,
+    parse_call_request,
+    parse_hash,
+)
+from peerchain.rpc.eth import LATEST, resolve_ref
+
+_STRUCT_OPTIONS = {
+    "disableStack": "disable_stack",
+    "disableStorage": "disable_storage",
+    "enableMemory": "enable_memory",
+    "enableReturnData": "enable_return_data",
+}
+_TRACER_OPTIONS = {
+    CALL_TRACER: {"onlyTopCall": "only_top_call", "withLog": "with_log"},
+    PRESTATE_TRACER: {
+        "diffMode": "diff_mode",
+        "disableCode": "disable_code",
+        "disableStorage": "disable_storage",
+    },
+}
+_IGNORED = {"timeout", "reexec", "debug", "overrides", "disableMemory", "disableReturnData"}
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidValue(f"{name}: expected a boolean")
+    return value
+
+
+def parse_trace_config(value: Any) -> TraceConfig:
+    """A TraceConfig from geth's trace options object."""
+    if not isinstance(value, dict):
+        raise InvalidValue("expected a trace options object")
+    options: dict[str, Any] = {}
+    tracer = value.get("tracer") or STRUCT_LOGGER
+    if tracer not in TRACERS:
+        raise InvalidValue(f"unknown tracer {str(tracer)[:40]!r}: supported are {TRACERS}")
+    options["tracer"] = tracer
+    for name, item in value.items():
+        if name in _STRUCT_OPTIONS:
+            options[_STRUCT_OPTIONS[name]] = _flag(item, name)
+        elif name == "limit":
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise InvalidValue("limit: expected a non-negative integer")
+            options["limit"] = item
+        elif name not in _IGNORED | {"tracer", "tracerConfig"}:
+            raise InvalidValue(f"unknown trace option {name[:40]!r}")
+    tracer_config = value.get("tracerConfig") or {}
+    if not isinstance(tracer_config, dict):
+        raise InvalidValue("tracerConfig: expected an object")
+    known = _TRACER_OPTIONS.get(tracer, {})
+    for name, item in tracer_config.items():
+        if name not in known:
+            raise InvalidValue(f"tracerConfig: unknown option {str(name)[:40]!r} for {tracer}")
+        options[known[name]] = _flag(item, name)
+    return TraceConfig(**options)
+
+
+def _traces(pairs: list[tuple[bytes, Any]]) -> list[dict[str, Any]]:
+    return [{"txHash": "0x" + tx_hash.hex(), "result": result} for tx_hash, result in pairs]
+
+
+def debug_methods(view: NodeView) -> dict[str, Method]:
+    """debug_traceTransaction, debug_traceCall, debug_traceBlockByNumber/ByHash."""
+
+    def trace_transaction(p: Params, ctx: CallContext) -> Any:
+        tx_hash = p.required(0, parse_hash)
+        config = p.optional(1, parse_trace_config, TraceConfig())
+        return view.trace_transaction(tx_hash, config)
+
+    def trace_call(p: Params, ctx: CallContext) -> Any:
+        request = p.required(0, parse_call_request)
+        header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
+        config = p.optional(2, parse_trace_config, TraceConfig())
+        return view.trace_call(request, header, config)
+
+    def trace_block_by_number(p: Params, ctx: CallContext) -> Any:
+        header = view.resolve_block(p.required(0, parse_block_number))
+        config = p.optional(1, parse_trace_config, TraceConfig())
+        return _traces(view.trace_block(header, config))
+
+    def trace_block_by_hash(p: Params, ctx: CallContext) -> Any:
+        header = view.resolve_block(p.required(0, parse_hash))
+        config = p.optional(1, parse_trace_config, TraceConfig())
+        return _traces(view.trace_block(header, config))
+
+    return {
+        "traceTransaction": Method(trace_transaction, 2),
+        "traceCall": Method(trace_call, 3),
+        "traceBlockByNumber": Method(trace_block_by_number, 2),
+        "traceBlockByHash": Method(trace_block_by_hash, 2),
+    }
