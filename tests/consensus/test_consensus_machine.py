@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes
 from peerchain.core.consensus.events import (
@@ -21,6 +23,7 @@ from peerchain.core.consensus.events import (
     ScheduleTimeout,
     SendTo,
     Started,
+    Timeout,
     TimeoutFired,
     TimeoutKind,
     ValidateBlock,
@@ -176,14 +179,118 @@ def test_the_proposer_asks_the_application_and_persists_before_sending() -> None
     assert m.proposal(1, 0) is not None and m.proposal(2, 0) is None
 
 
-def test_every_own_message_is_persisted_right_before_it_is_sent() -> None:
-    m = make(proposer_key(1, 0))
-    out = feed(m, Started(), BlockPrepared(1, 0, block("x")))
-    out += loop_back(m, out)
-    out += feed(m, TimeoutFired(m.next_timeout())) if m.next_timeout() else []
+def sent_after_persisting(out: list[Output]) -> list[Proposal | Vote]:
+    """Own messages in the order first sent; fails unless each first Broadcast comes right
+    after the PersistWal of the same record, and a re-sent one was persisted before."""
+    persisted: set[Proposal | Vote] = set()
+    first_sent: list[Proposal | Vote] = []
     for i, o in enumerate(out):
-        if isinstance(o, Broadcast):
-            assert isinstance(out[i - 1], PersistWal) and out[i - 1].record == o.message  # type: ignore[union-attr]
+        if isinstance(o, PersistWal):
+            persisted.add(o.record)  # type: ignore[arg-type]
+        elif isinstance(o, Broadcast) and o.message not in first_sent:
+            assert i > 0 and out[i - 1] == PersistWal(o.message), f"{o} not persisted first"
+            first_sent.append(o.message)
+        elif isinstance(o, Broadcast):
+            assert o.message in persisted
+    return first_sent
+
+
+def test_every_own_message_is_persisted_right_before_it_is_sent() -> None:
+    """A proposal, a prevote, a nil precommit, a new round after timeouts, then a prevote
+    and precommit that decide: each is persisted, right before it leaves."""
+    me = proposer_key(1, 0)
+    m = make(me)
+    helpers = [k for k in KEYS.values() if k != me]
+    x, y = block("x"), block("y")
+    out = feed(m, Started(), BlockPrepared(1, 0, x))
+    out += feed(m, *loop_back_events(out), *(vote(k, PREVOTE, 1, 0, None) for k in helpers))
+    out += feed(m, *loop_back_events(out), *(vote(k, PRECOMMIT, 1, 0, None) for k in helpers))
+    for _ in range(4):  # prevote and precommit timeouts of round 0
+        timeout = m.next_timeout()
+        if m.round == 1 or timeout is None:
+            break
+        out += feed(m, TimeoutFired(timeout), now=timeout.deadline)
+    assert m.round == 1 and proposer_key(1, 1) != me
+    out += feed(m, propose(1, 1, y), *(vote(k, PREVOTE, 1, 1, y) for k in helpers))
+    out += feed(m, *loop_back_events(out), *(vote(k, PRECOMMIT, 1, 1, y) for k in helpers))
+    assert m.height == 2
+    mine = [
+        (
+            type(msg).__name__,
+            getattr(msg, "kind", None),
+            msg.round,
+            getattr(msg, "block_hash", x.hash),
+        )
+        for msg in sent_after_persisting(out)
+    ]
+    assert mine == [
+        ("Proposal", None, 0, x.hash),
+        ("Vote", PREVOTE, 0, x.hash),
+        ("Vote", PRECOMMIT, 0, None),
+        ("Vote", PREVOTE, 1, y.hash),
+        ("Vote", PRECOMMIT, 1, y.hash),
+    ]
+
+
+def test_the_persist_check_fails_on_a_message_sent_unpersisted() -> None:
+    v = sign_vote(validator(), CHAIN, PREVOTE, 1, 0, None)
+    with pytest.raises(AssertionError, match="not persisted first"):
+        sent_after_persisting(
+            [ScheduleTimeout(Timeout(1.0, 1, 0, TimeoutKind.PROPOSE)), Broadcast(v)]
+        )
+
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> list[tuple[str, int, int, int]]:
+    """Random deliveries: (what, round offset, value index (2 = nil), how many validators)."""
+    action = st.tuples(
+        st.sampled_from(["timeout", "proposal", "prevotes", "precommits"]),
+        st.sampled_from([0, 0, 0, 1, 2]),
+        st.integers(0, 2),
+        st.sampled_from([1, 2, 3, 3]),
+    )
+    return draw(st.lists(action, min_size=8, max_size=60))
+
+
+@settings(max_examples=60)
+@given(me=st.integers(0, 3), schedule=schedules())
+def test_under_any_schedule_nothing_leaves_before_it_is_persisted(
+    me: int, schedule: list[tuple[str, int, int, int]]
+) -> None:
+    """Proposals, votes and timeouts in a random order, own messages looped back at once as
+    the node does: whatever the machine sends, it persisted right before."""
+    key = list(KEYS.values())[me]
+    m = make(key)
+    values = [block("a"), block("b"), None]
+    helpers = [k for k in KEYS.values() if k != key]
+    out: list[Output] = []
+    now = 0.0
+
+    def drive(*events: Event) -> None:
+        produced = feed(m, *events, now=now)
+        out.extend(produced)
+        answers: list[Event] = loop_back_events(produced)
+        answers += [BlockPrepared(o.height, o.round, values[o.round % 2] or values[0])
+                    for o in produced if isinstance(o, PrepareBlock)]  # fmt: skip
+        if answers:
+            drive(*answers)
+
+    try:
+        drive(Started())
+        for what, offset, which, count in schedule:
+            height, round, value = m.height, m.round + offset, values[which]
+            if what == "timeout" and (timeout := m.next_timeout()) is not None:
+                now = max(now, timeout.deadline)
+                drive(TimeoutFired(timeout))
+            elif what == "proposal" and proposer_key(height, round) != key:
+                drive(propose(height, round, value or values[1]))
+            elif what in ("prevotes", "precommits"):
+                kind = PREVOTE if what == "prevotes" else PRECOMMIT
+                drive(*(vote(k, kind, height, round, value) for k in helpers[:count]))
+    except ConsensusHalted:
+        pass  # the others equivocating beyond f may halt it; what it sent until then counts
+    sent_after_persisting(out)
 
 
 # --- the upon rules --------------------------------------------------------------------------

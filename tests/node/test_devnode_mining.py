@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import dev_genesis
 from peerchain.drivers.keystore import dev_private_keys
@@ -12,6 +14,7 @@ from peerchain.drivers.storage import LmdbStore
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
 from peerchain.node.view import CallRequest
+from peerchain.testing.eventloop import run_virtual
 
 
 class FixedClock:
@@ -30,33 +33,43 @@ def make_node(tmp_path: Path) -> DevNode:
 
 
 def test_interval_mining_makes_blocks_until_switched_off(tmp_path: Path) -> None:
+    """On virtual time: blocks every 10 ms, then none for a minute once switched off, then
+    blocks again once switched back on."""
     node = make_node(tmp_path)
 
-    async def scenario() -> list[int]:
-        heads: list[int] = []
-        three = asyncio.Event()
+    async def scenario() -> list[tuple[int, float]]:
+        loop = asyncio.get_running_loop()
+        heads: list[tuple[int, float]] = []
+        three, four = asyncio.Event(), asyncio.Event()
 
         def on_head(header: object) -> None:
-            heads.append(header.number)  # type: ignore[attr-defined]
+            heads.append((header.number, loop.time()))  # type: ignore[attr-defined]
             if len(heads) == 3:
-                three.set()
                 node.set_interval_mining(0)
+                three.set()
+            if len(heads) == 4:
+                four.set()
 
         node.subscribe("newHeads", on_head)
         miner = asyncio.create_task(node.run())
         node.set_interval_mining(10)
         await asyncio.wait_for(three.wait(), 30)
-        # Switched off: the miner is idle, waiting for the next setting.
-        await asyncio.sleep(0)
-        assert not miner.done()
+        # A virtual minute with mining off: 6000 blocks if it were still on.
+        await asyncio.sleep(60)
+        assert len(heads) == 3 and not miner.done()
+        node.set_interval_mining(10)
+        await asyncio.wait_for(four.wait(), 30)
         miner.cancel()
         return heads
 
-    heads = asyncio.run(scenario())
-    assert heads == [1, 2, 3]
-    assert node.block_number() == 3
+    heads = run_virtual(scenario())
+    assert [number for number, _ in heads] == [1, 2, 3, 4]
+    times = [t for _, t in heads]
+    assert times[:3] == pytest.approx([0.01, 0.02, 0.03])
+    assert times[3] == pytest.approx(times[2] + 60 + 0.01)
+    assert node.block_number() == 4
     # Timestamps strictly increase even with a clock that stands still.
-    stamps = [node.get_block_by_number(n).header.timestamp for n in range(4)]  # type: ignore[union-attr]
+    stamps = [node.get_block_by_number(n).header.timestamp for n in range(5)]  # type: ignore[union-attr]
     assert stamps == sorted(set(stamps))
 
 

@@ -11,13 +11,21 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import rlp
 import vyper
 from aiohttp.test_utils import TestClient
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from eth_bloom import BloomFilter
+from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trie import HexaryTrie
 
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import dev_genesis
@@ -49,6 +57,7 @@ class Chain:
     app: LiveApp
     node: DevNode
     contract: str
+    runtime_code: str
     store_selector: bytes
     value_selector: bytes
 
@@ -73,7 +82,8 @@ def spec() -> OpenRpcSpec:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    out = vyper.compile_code(SOURCE, output_formats=["bytecode", "method_identifiers"])
+    formats = ["bytecode", "bytecode_runtime", "method_identifiers"]
+    out = vyper.compile_code(SOURCE, output_formats=formats)
     selectors = {k: bytes.fromhex(v[2:]) for k, v in out["method_identifiers"].items()}
     store = LmdbStore(Path(tmp_path_factory.mktemp("chain")) / "lmdb")
     genesis = dev_genesis(CHAIN_ID, [private_key_to_address(k) for k in KEYS], 10**24)
@@ -88,6 +98,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
                 app,
                 node,
                 receipt["contractAddress"],
+                out["bytecode_runtime"],
                 selectors["store(uint256)"],
                 selectors["value()"],
             )
@@ -109,69 +120,193 @@ def _raw_transfer(nonce: int, *, legacy: bool = False, to: str | None = None) ->
     return "0x" + sign_transaction(unsigned, KEYS[1]).raw.hex()
 
 
-def test_results_fit_the_openrpc_schemas(chain: Chain, spec: OpenRpcSpec) -> None:
+def _int(quantity: str) -> int:
+    return int(quantity, 16)
+
+
+def _raw(hex_data: str) -> bytes:
+    return bytes.fromhex(hex_data[2:])
+
+
+def _uint(quantity: str) -> bytes:
+    value = _int(quantity)
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+_HEADER_FIELDS = [
+    "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot",
+    "logsBloom", "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData",
+    "mixHash", "nonce", "baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobGas",
+    "parentBeaconBlockRoot", "requestsHash",
+]  # fmt: skip
+_QUANTITIES = {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas",
+               "blobGasUsed", "excessBlobGas"}  # fmt: skip
+
+
+def header_hash(block: dict[str, Any]) -> str:
+    """The block hash recomputed from the JSON header fields (RLP in the Prague order)."""
+    fields = [_uint(block[f]) if f in _QUANTITIES else _raw(block[f]) for f in _HEADER_FIELDS]
+    return "0x" + keccak(rlp.encode(fields)).hex()
+
+
+def raw_transaction(tx: dict[str, Any]) -> bytes:
+    """The signed transaction re-encoded from its JSON fields (legacy or dynamic-fee)."""
+    to, value, data = _raw(tx["to"]), _uint(tx["value"]), _raw(tx["input"])
+    if tx["type"] == "0x0":
+        fields = [_uint(tx["nonce"]), _uint(tx["gasPrice"]), _uint(tx["gas"]), to, value, data]
+        return bytes(rlp.encode([*fields, _uint(tx["v"]), _uint(tx["r"]), _uint(tx["s"])]))
+    assert tx["type"] == "0x2" and tx["accessList"] == []
+    fields = [_uint(tx["chainId"]), _uint(tx["nonce"]), _uint(tx["maxPriorityFeePerGas"]),
+              _uint(tx["maxFeePerGas"]), _uint(tx["gas"]), to, value, data, []]  # fmt: skip
+    signature = [_uint(tx["yParity"]), _uint(tx["r"]), _uint(tx["s"])]
+    return b"\x02" + bytes(rlp.encode([*fields, *signature]))
+
+
+def proven(root: str, key: bytes, proof: list[str]) -> bytes:
+    """The value a Merkle proof proves under `root`, checked by py-trie (b"" if absent)."""
+    nodes = [rlp.decode(_raw(node)) for node in proof]
+    return bytes(HexaryTrie.get_from_proof(_raw(root), keccak(key), nodes))
+
+
+_BASE_FEE_FIELDS = {
+    "base_fee_per_gas": "baseFeePerGas",
+    "gas_used": "gasUsed",
+    "gas_limit": "gasLimit",
+}
+
+
+def test_results_fit_the_schemas_and_match_the_chain(chain: Chain, spec: OpenRpcSpec) -> None:
+    """Four blocks (deploy with 7, store(42), a legacy and a dynamic-fee transfer of 12345):
+    every answer fits the execution-apis schema and says what happened, checked against
+    what was sent and against independent code (py-trie proofs, header and transaction
+    hashes recomputed from the JSON fields, signatures recovered by eth-account)."""
     contract = chain.contract
     stored = chain.rpc(
         "eth_sendTransaction", {"from": ADDRS[0], "to": contract, "input": chain.store_call(42)}
     )
-    nonce = int(chain.rpc("eth_getTransactionCount", ADDRS[1], "pending"), 16)
-    legacy = chain.rpc("eth_sendRawTransaction", _raw_transfer(nonce, legacy=True))
-    dynamic = chain.rpc("eth_sendRawTransaction", _raw_transfer(nonce + 1))
+    nonce = _int(chain.rpc("eth_getTransactionCount", ADDRS[1], "pending"))
+    legacy_raw, dynamic_raw = _raw_transfer(nonce, legacy=True), _raw_transfer(nonce + 1)
+    legacy = chain.rpc("eth_sendRawTransaction", legacy_raw)
+    dynamic = chain.rpc("eth_sendRawTransaction", dynamic_raw)
     receipt = chain.rpc("eth_getTransactionReceipt", stored)
     block_hash = receipt["blockHash"]
     head = chain.rpc("eth_blockNumber")
     value_call = {"to": contract, "input": "0x" + chain.value_selector.hex()}
-    calls: list[tuple[str, list[Any]]] = [
-        ("eth_chainId", []),
-        ("eth_blockNumber", []),
-        ("eth_syncing", []),
-        ("eth_accounts", []),
-        ("net_version", []),
-        ("eth_gasPrice", []),
-        ("eth_maxPriorityFeePerGas", []),
-        ("eth_feeHistory", ["0x4", "latest", [25, 75]]),
-        ("eth_feeHistory", ["0x1", "0x0", []]),
-        ("eth_getBalance", [ADDRS[2], "latest"]),
-        ("eth_getBalance", [ADDRS[2], {"blockHash": block_hash, "requireCanonical": True}]),
-        ("eth_getCode", [contract, "latest"]),
-        ("eth_getStorageAt", [contract, "0x0", "latest"]),
-        ("eth_getTransactionCount", [ADDRS[1], "latest"]),
-        ("eth_getTransactionCount", [ADDRS[1], "pending"]),
-        ("eth_getProof", [contract, ["0x0", "0x1"], "latest"]),
-        ("eth_getBlockByNumber", ["latest", True]),
-        ("eth_getBlockByNumber", ["earliest", False]),
-        ("eth_getBlockByNumber", ["pending", False]),
-        ("eth_getBlockByNumber", ["safe", False]),
-        ("eth_getBlockByNumber", ["finalized", False]),
-        ("eth_getBlockByNumber", ["0xffff", False]),
-        ("eth_getBlockByHash", [block_hash, True]),
-        ("eth_getBlockTransactionCountByNumber", [head]),
-        ("eth_getBlockTransactionCountByHash", [block_hash]),
-        ("eth_getTransactionByHash", [stored]),
-        ("eth_getTransactionByHash", [legacy]),
-        ("eth_getTransactionByHash", [dynamic]),
-        ("eth_getTransactionByBlockHashAndIndex", [block_hash, "0x0"]),
-        ("eth_getTransactionByBlockNumberAndIndex", [head, "0x0"]),
-        ("eth_getTransactionReceipt", [stored]),
-        ("eth_getTransactionReceipt", [legacy]),
-        ("eth_getTransactionReceipt", ["0x" + "00" * 32]),
-        ("eth_getBlockReceipts", [block_hash]),
-        ("eth_getBlockReceipts", ["latest"]),
-        ("eth_call", [value_call, "latest"]),
-        ("eth_call", [value_call, {"blockNumber": "0x1"}]),
-        ("eth_estimateGas", [{"from": ADDRS[0], "to": contract, "input": chain.store_call(5)}]),
-        ("eth_getLogs", [{"fromBlock": "earliest", "address": contract}]),
-        ("eth_getLogs", [{"blockHash": block_hash}]),
-        ("eth_sign", [ADDRS[0], "0x68656c6c6f"]),
-        ("txpool_status", []),
-        ("txpool_content", []),
-    ]
-    for method, params in calls:
+
+    def rpc(method: str, *params: Any) -> Any:
         result = chain.rpc(method, *params)
         spec.validate_result(method, result)
-    assert int(chain.rpc("eth_call", value_call, "latest"), 16) == 42
-    [log] = chain.rpc("eth_getLogs", {"blockHash": block_hash})
-    assert log["address"] == contract and log["transactionHash"] == stored
+        return result
+
+    def word(value: int) -> str:
+        return "0x" + value.to_bytes(32, "big").hex()
+
+    # chain and node
+    assert (rpc("eth_chainId"), rpc("net_version")) == (hex(CHAIN_ID), str(CHAIN_ID))
+    assert head == rpc("eth_blockNumber") == "0x4" and rpc("eth_syncing") is False
+    assert rpc("eth_accounts") == ADDRS
+    # blocks: hashes recomputed from the fields, links between them, tags
+    latest = rpc("eth_getBlockByNumber", "latest", True)
+    genesis = rpc("eth_getBlockByNumber", "earliest", False)
+    store_block = rpc("eth_getBlockByHash", block_hash, True)
+    for block in (latest, genesis, store_block):
+        assert header_hash(block) == block["hash"]
+    assert (latest["number"], genesis["number"], store_block["number"]) == ("0x4", "0x0", "0x2")
+    assert genesis["parentHash"] == "0x" + "00" * 32
+    assert rpc("eth_getBlockByNumber", "0x3", False)["parentHash"] == block_hash
+    for tag in ("pending", "safe", "finalized"):  # automine: nothing pending; BFT: final
+        assert rpc("eth_getBlockByNumber", tag, False)["hash"] == latest["hash"]
+    assert rpc("eth_getBlockByNumber", "0xffff", False) is None
+    assert [tx["hash"] for tx in latest["transactions"]] == [dynamic]
+    assert [tx["hash"] for tx in store_block["transactions"]] == [stored]
+    assert rpc("eth_getBlockTransactionCountByNumber", head) == "0x1"
+    assert rpc("eth_getBlockTransactionCountByHash", block_hash) == "0x1"
+    # transactions: fields re-encode to what was sent, hashes and senders recomputed
+    by_hash = {h: rpc("eth_getTransactionByHash", h) for h in (stored, legacy, dynamic)}
+    assert raw_transaction(by_hash[legacy]) == _raw(legacy_raw)
+    assert raw_transaction(by_hash[dynamic]) == _raw(dynamic_raw)
+    for h, tx in by_hash.items():
+        raw = raw_transaction(tx)
+        assert "0x" + keccak(raw).hex() == h == tx["hash"]
+        assert Account.recover_transaction(raw).lower() == tx["from"]
+    assert by_hash[stored]["from"] == ADDRS[0] and by_hash[stored]["to"] == contract
+    assert by_hash[stored]["input"] == chain.store_call(42)
+    assert [by_hash[h]["blockNumber"] for h in (stored, legacy, dynamic)] == ["0x2", "0x3", "0x4"]
+    assert rpc("eth_getTransactionByBlockHashAndIndex", block_hash, "0x0") == by_hash[stored]
+    assert rpc("eth_getTransactionByBlockNumberAndIndex", head, "0x0") == by_hash[dynamic]
+    # receipts
+    store_receipt = rpc("eth_getTransactionReceipt", stored)
+    assert store_receipt["transactionHash"] == stored and store_receipt["status"] == "0x1"
+    assert (store_receipt["blockHash"], store_receipt["blockNumber"]) == (block_hash, "0x2")
+    assert store_receipt["contractAddress"] is None
+    assert store_receipt["cumulativeGasUsed"] == store_receipt["gasUsed"] == store_block["gasUsed"]
+    stored_topic = "0x" + keccak(b"Stored(address,uint256)").hex()
+    [log] = store_receipt["logs"]
+    assert (log["address"], log["data"], log["logIndex"]) == (contract, word(42), "0x0")
+    assert log["topics"] == [stored_topic, "0x" + "00" * 12 + ADDRS[0][2:]]
+    bloom = BloomFilter(_int(store_receipt["logsBloom"]))
+    assert all(_raw(item) in bloom for item in (contract, *log["topics"]))
+    assert store_receipt["logsBloom"] == store_block["logsBloom"]
+    base_fee = _int(store_block["baseFeePerGas"])
+    tx = by_hash[stored]
+    tip = min(_int(tx["maxPriorityFeePerGas"]), _int(tx["maxFeePerGas"]) - base_fee)
+    assert _int(store_receipt["effectiveGasPrice"]) == base_fee + tip
+    transfer = rpc("eth_getTransactionReceipt", legacy)
+    assert (transfer["transactionHash"], transfer["status"], transfer["gasUsed"]) == (
+        legacy, "0x1", hex(21000)
+    )  # fmt: skip
+    assert transfer["to"] == ADDRS[2] and transfer["logs"] == []
+    assert rpc("eth_getTransactionReceipt", "0x" + "00" * 32) is None
+    assert rpc("eth_getBlockReceipts", block_hash) == [store_receipt]
+    assert [r["transactionHash"] for r in rpc("eth_getBlockReceipts", "latest")] == [dynamic]
+    # state: balances before and after the two transfers, code, storage, nonces, proofs
+    assert _int(rpc("eth_getBalance", ADDRS[2], "latest")) == 10**24 + 2 * 12345
+    at_store = {"blockHash": block_hash, "requireCanonical": True}
+    assert _int(rpc("eth_getBalance", ADDRS[2], at_store)) == 10**24
+    assert rpc("eth_getCode", contract, "latest") == chain.runtime_code
+    assert rpc("eth_getStorageAt", contract, "0x0", "latest") == word(42)
+    assert rpc("eth_getTransactionCount", ADDRS[1], "latest") == hex(nonce + 2)
+    assert rpc("eth_getTransactionCount", ADDRS[1], "pending") == hex(nonce + 2)
+    proof = rpc("eth_getProof", contract, ["0x0", "0x1"], "latest")
+    account = rlp.decode(proven(latest["stateRoot"], _raw(contract), proof["accountProof"]))
+    assert [_uint(proof["nonce"]), _uint(proof["balance"])] == account[:2] == [b"\x01", b""]
+    assert [proof["storageHash"], proof["codeHash"]] == ["0x" + a.hex() for a in account[2:]]
+    assert proof["codeHash"] == "0x" + keccak(_raw(chain.runtime_code)).hex()
+    slot0, slot1 = proof["storageProof"]
+    assert proven(proof["storageHash"], bytes(32), slot0["proof"]) == rlp.encode(42)
+    assert slot0["value"] == "0x2a" and slot1["value"] == "0x0"
+    assert proven(proof["storageHash"], (1).to_bytes(32, "big"), slot1["proof"]) == b""
+    # execution
+    assert rpc("eth_call", value_call, "latest") == word(42)
+    assert rpc("eth_call", value_call, {"blockNumber": "0x1"}) == word(7)
+    store_five = {"from": ADDRS[0], "to": contract, "input": chain.store_call(5)}
+    gas = _int(rpc("eth_estimateGas", store_five))
+    assert chain.rpc("eth_call", {**store_five, "gas": hex(gas)}, "latest") == "0x"
+    assert chain.error("eth_call", {**store_five, "gas": hex(gas // 2)}, "latest")
+    # logs: the one Stored event, by range and by block
+    assert rpc("eth_getLogs", {"fromBlock": "earliest", "address": contract}) == [log]
+    assert rpc("eth_getLogs", {"blockHash": block_hash}) == [log]
+    # fees: history against the headers, and the base fee formula on the head
+    history = rpc("eth_feeHistory", "0x4", "latest", [25, 75])
+    blocks = [chain.rpc("eth_getBlockByNumber", hex(n), True) for n in range(1, 5)]
+    assert history["oldestBlock"] == "0x1"
+    assert history["baseFeePerGas"][:4] == [b["baseFeePerGas"] for b in blocks]
+    assert history["gasUsedRatio"] == [_int(b["gasUsed"]) / _int(b["gasLimit"]) for b in blocks]
+    tips = [_int(b["transactions"][0]["gasPrice"]) - _int(b["baseFeePerGas"]) for b in blocks]
+    assert history["reward"] == [[hex(t), hex(t)] for t in tips]  # one transaction per block
+    next_fee = _int(history["baseFeePerGas"][4])
+    parent = SimpleNamespace(**{k: _int(latest[c]) for k, c in _BASE_FEE_FIELDS.items()})
+    assert next_fee == calculate_expected_base_fee_per_gas(parent)  # py-evm's formula
+    assert _int(rpc("eth_gasPrice")) == next_fee + _int(rpc("eth_maxPriorityFeePerGas"))
+    first = rpc("eth_feeHistory", "0x1", "0x0", [])
+    assert first["oldestBlock"] == "0x0" and first["gasUsedRatio"] == [0.0]
+    assert first["baseFeePerGas"] == [genesis["baseFeePerGas"], blocks[0]["baseFeePerGas"]]
+    # signing and the pool
+    signature = rpc("eth_sign", ADDRS[0], "0x68656c6c6f")
+    signer = Account.recover_message(encode_defunct(b"hello"), signature=_raw(signature))
+    assert signer.lower() == ADDRS[0]
+    assert rpc("txpool_status") == {"pending": "0x0", "queued": "0x0"}
+    assert rpc("txpool_content") == {"pending": {}, "queued": {}}
 
 
 def test_filters_and_pool_on_the_real_node(chain: Chain, spec: OpenRpcSpec) -> None:
