@@ -24,8 +24,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# The source tree, and the test doubles that stand in for its protocols.
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict tests/rpc/fake_view.py
 
 test: lint typecheck
 	$(BIN)/pytest -q

@@ -1,9 +1,15 @@
 """FakeNodeView: a test double of `NodeView` holding a tiny hand-made chain in memory.
 
-It is not a node: no execution, no real transaction decoding. It holds three blocks
-(genesis; a block with a legacy contract creation and an EIP-1559 call that logs;
-a block with an access-list transaction), constant balances, and records the dev
-calls it receives. Tests use it to drive the RPC handlers and check their shapes.
+It is not a node: no execution. It holds three blocks (genesis; a block with a legacy
+contract creation and an EIP-1559 call that logs; a block with an access-list and a
+set-code transaction), constant balances, and records the dev calls it receives. Tests
+use it to drive the RPC handlers and check their shapes, and to get answers no node
+gives on demand: `broken` (a node bug), `orphans` (blocks off the canonical chain),
+raw bodies starting 0x01 refused as nonce too low, and stand-in bodies "0x02..." that
+are not real transactions accepted as if they were.
+
+It is checked against the protocol by mypy (`make typecheck`, through `_as_node_view`
+below) and against a real dev node by tests/rpc/test_view_contract.py.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash_bytes
 from peerchain.core.errors import AlreadyKnown, DecodeError, NonceTooLow, PeerChainError
 from peerchain.core.tracing import TraceConfig, TraceFailed
-from peerchain.core.transactions import Authorization, Transaction
+from peerchain.core.transactions import Authorization, Transaction, decode_transaction
 from peerchain.node.view import (
     AccountProof,
     BlockSelector,
@@ -25,6 +31,7 @@ from peerchain.node.view import (
     ExecutionReverted,
     FeeHistory,
     LogFilter,
+    NodeView,
     StorageProof,
     SubscriptionKind,
     SyncStatus,
@@ -149,6 +156,7 @@ class FakeNodeView:
         block = Block(header, tuple(txs), b"\xf9" + bytes(500 + 100 * len(txs)))
         self.blocks.append(block)
         receipts = []
+        log_count = 0
         for index, tx in enumerate(txs):
             logs: tuple[Log, ...] = ()
             if tx.to == TOKEN:
@@ -161,9 +169,10 @@ class FakeNodeView:
                         block_hash=header.hash,
                         transaction_hash=tx.hash,
                         transaction_index=index,
-                        log_index=index,
+                        log_index=log_count,
                     ),
                 )
+                log_count += 1
             receipts.append(
                 Receipt(
                     transaction_hash=tx.hash,
@@ -257,7 +266,13 @@ class FakeNodeView:
 
     def get_logs(self, log_filter: LogFilter) -> list[Log]:
         found = []
-        for block in self.blocks[log_filter.from_block : log_filter.to_block + 1]:
+        blocks = self.blocks[log_filter.from_block : log_filter.to_block + 1]
+        if log_filter.block_hash is not None:
+            block = self.get_block(log_filter.block_hash)
+            if block is None:
+                raise UnknownBlock(f"block 0x{log_filter.block_hash.hex()} not found")
+            blocks = [block]
+        for block in blocks:
             for receipt in self.receipts[block.hash]:
                 found += [
                     log
@@ -335,17 +350,22 @@ class FakeNodeView:
             base_fee_per_gas=tuple([BASE_FEE] * (len(blocks) + 1)),
             gas_used_ratio=tuple(b.header.gas_used / b.header.gas_limit for b in blocks),
             reward=tuple(tuple(2 for _ in percentiles) for _ in blocks) if percentiles else None,
+            base_fee_per_blob_gas=tuple([1] * (len(blocks) + 1)),
+            blob_gas_used_ratio=tuple(0.0 for _ in blocks),
         )
 
     # --- transactions in ---------------------------------------------------------------
     def send_raw_transaction(self, raw: bytes) -> bytes:
-        if not raw or (raw[0] not in (0x01, 0x02) and raw[0] < 0xC0):
-            raise DecodeError("rlp: expected input list for types.LegacyTx")
-        if raw[0] == 0x01:
+        if raw[:1] == b"\x01":
             raise NonceTooLow("0x" + DEV_ACCOUNT.hex(), 0, 3)
-        if any(tx.raw == raw for tx in self.pending):
+        try:
+            tx = decode_transaction(raw, CHAIN_ID)
+        except DecodeError:
+            if raw[:1] != b"\x02" or len(raw) < 2:
+                raise
+            tx = make_tx(raw, nonce=self.get_pending_nonce(DEV_ACCOUNT))  # a stand-in body
+        if any(t.raw == raw for t in self.pending):
             raise AlreadyKnown()
-        tx = make_tx(raw, nonce=self.get_pending_nonce(DEV_ACCOUNT))
         self.pending.append(tx)
         self.publish("newPendingTransactions", tx)
         return tx.hash
@@ -408,3 +428,8 @@ class FakeNodeView:
 
     def set_interval_mining(self, interval_ms: int) -> None:
         self.dev_calls.append(("set_interval_mining", interval_ms))
+
+
+def _as_node_view(fake: FakeNodeView) -> NodeView:
+    """Where mypy checks that the fake implements every method of `NodeView`."""
+    return fake
