@@ -240,7 +240,6 @@ def test_the_persist_check_fails_on_a_message_sent_unpersisted() -> None:
         )
 
 
-
 @st.composite
 def schedules(draw: st.DrawFn) -> list[tuple[str, int, int, int]]:
     """Random deliveries: (what, round offset, value index (2 = nil), how many validators)."""
