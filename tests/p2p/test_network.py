@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from peerchain.core.p2p.gossip import Relay
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Blocks, Channel, Direct, Disconnect, PexResponse
 from peerchain.core.p2p.scoring import Offence
@@ -200,7 +201,10 @@ def test_invalid_gossip_is_not_forwarded_and_costs_the_sender() -> None:
         c = await start_node("c", bootstrap=(b.network.address,))
         try:
             await c.signal.wait(lambda: b.network.node_id in c.up)
-            b.network.set_validator(Channel.CONSENSUS, lambda peer, payload: payload != b"bad")
+            b.network.set_validator(
+                Channel.CONSENSUS,
+                lambda peer, payload: Relay.REJECT if payload == b"bad" else Relay.RELAY,
+            )
             a.network.broadcast(Channel.CONSENSUS, b"bad")
             a.network.broadcast(Channel.CONSENSUS, b"good")
             await c.signal.wait(lambda: bool(c.messages))

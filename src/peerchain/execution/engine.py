@@ -40,6 +40,7 @@ from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, encode_object
 from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs, tracing
+from peerchain.execution.bodies import BodyHeader, check_body
 from peerchain.execution.convert import (
     encode_transaction,
     header_from_evm,
@@ -253,6 +254,11 @@ class ExecutionEngine:
         skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
         receipts = self._block_receipts(chain, evm_block.header, block)
         return ExecutedBlock(block, receipts, skipped, dict(changes))
+
+    def check_body(self, block_rlp: bytes) -> BodyHeader:
+        """Decode a block and check its body against its header, without executing it
+        (see `bodies`). Raises InvalidBody."""
+        return check_body(self._vm.get_block_class(), block_rlp)
 
     def execute_block(self, block_rlp: bytes) -> ExecutedBlock:
         """Import a block received from elsewhere: decode, execute, validate.

@@ -12,6 +12,7 @@ its measured speed, so that under load it still reaches the other validators in 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 
 from peerchain.core.blocks import Block
@@ -27,6 +28,7 @@ from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.mempool import Mempool
+from peerchain.execution.bodies import InvalidBody
 from peerchain.execution.engine import ExecutedBlock, InvalidBlock
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_CLOCK_DRIFT = 15
 # A block built with no measured execution speed yet, or below it, holds at most this many.
 MIN_BLOCK_TXS = 64
+# Verdicts of `check_value` remembered (a proposal is checked on relay and when counted).
+VALUE_VERDICTS = 64
 
 
 def certificate_key(height: int) -> bytes:
@@ -66,6 +70,7 @@ class ChainApplication:
         self.build_budget = build_budget
         self._executed: dict[bytes, ExecutedBlock] = {}
         self._seconds_per_tx: float | None = None
+        self._verdicts: OrderedDict[BlockValue, str | None] = OrderedDict()
 
     # --- certificates ---------------------------------------------------------------------
     def certificate(self, height: int) -> CommitCertificate | None:
@@ -81,6 +86,31 @@ class ChainApplication:
             return None
         parent = self.certificate(height - 1) if height > 1 else None
         return encode_chain_value(block.hash, parent, block.rlp)
+
+    def check_value(self, block: BlockValue) -> None:
+        """Check that a value's bytes are the block its hash names: the header hashes to
+        it, the body matches the header's roots, and extraData commits to the parent
+        certificate carried. No execution. Raises InvalidMessage (the sender's fault)."""
+        verdict = self._verdicts.get(block, "")
+        if verdict == "":
+            verdict = self._body_mismatch(block)
+            self._verdicts[block] = verdict
+            if len(self._verdicts) > VALUE_VERDICTS:
+                self._verdicts.popitem(last=False)
+        if verdict is not None:
+            raise InvalidMessage(f"block 0x{block.hash.hex()[:16]}: {verdict}")
+
+    def _body_mismatch(self, block: BlockValue) -> str | None:
+        try:
+            value = decode_chain_value(block.data)
+            header = self.ledger.engine.check_body(value.block_rlp)
+        except (DecodeError, InvalidBody) as exc:
+            return str(exc)
+        if header.hash != block.hash:
+            return "bytes of another block"
+        if header.extra_data != parent_link(value.parent_certificate):
+            return "extraData does not commit to the parent certificate carried"
+        return None
 
     # --- Application ----------------------------------------------------------------------
     def prepare_proposal(self, height: int, round: int) -> BlockValue:

@@ -4,9 +4,11 @@
 address book (bootstrap and persistent peers from the config, then addresses learnt by
 peer exchange, kept through an `AddressBookStore`), accepts inbound links within limits,
 floods gossip with a seen-cache so every node delivers each message once and sends it at
-most once to each peer, answers block requests from a block source, tracks the heights
-peers report, and scores peers: a peer whose score falls below the threshold is
-disconnected and banned for a while.
+most once to each peer (and only what the channel's validator lets it relay), answers
+block requests from a block source, tracks the heights peers report, and scores peers:
+a peer whose score falls below the threshold is disconnected and banned for a while.
+Each peer has a message budget per channel and for block requests (token buckets);
+what is over it is dropped and counts as a flood.
 
 Callbacks (`on_message`, `on_peer`, validators, block source) run in the event loop and
 must not block; an exception in one is logged and does not disturb the network.
@@ -24,7 +26,7 @@ from enum import Enum
 
 from peerchain.core.errors import PeerChainError
 from peerchain.core.p2p.blocksync import BlockSyncPlanner, Verdict
-from peerchain.core.p2p.gossip import GossipBook, message_id
+from peerchain.core.p2p.gossip import GossipBook, Relay, message_id
 from peerchain.core.p2p.identity import NodeKey, PeerAddress
 from peerchain.core.p2p.messages import (
     MAX_BLOCKS_PER_REQUEST,
@@ -58,7 +60,7 @@ class PeerEvent(Enum):
 MessageCallback = Callable[[bytes, Channel, bytes], None]
 PeerCallback = Callable[[bytes, PeerEvent], None]
 HeightCallback = Callable[[bytes, int], None]
-Validator = Callable[[bytes, bytes], bool]
+Validator = Callable[[bytes, bytes], Relay]
 BlockSource = Callable[[int, int], Sequence[bytes]]
 BlockApplier = Callable[[int, bytes], Awaitable[bool]]
 
@@ -89,6 +91,14 @@ class NetworkConfig:
     ban_duration: float = 600.0
     message_rate: float = 5000.0  # messages a second a peer may send, sustained
     message_burst: float = 20000.0
+    # (rate, burst) per channel, in Channel order: consensus, blocks, transactions, pex.
+    channel_budgets: tuple[tuple[float, float], ...] = (
+        (2000.0, 8000.0),
+        (20.0, 60.0),
+        (4000.0, 16000.0),
+        (1.0, 5.0),
+    )
+    block_requests: tuple[float, float] = (20.0, 40.0)  # GetBlocks a second, burst
     seen_cache: int = 100_000
     request_timeout: float = 10.0
 
@@ -124,7 +134,13 @@ class Network:
         self.scores = PeerScores(ban_duration=config.ban_duration)
         self._gossip = GossipBook(seen_capacity=config.seen_cache)
         self._limiter = RateLimiter(rate=config.message_rate, burst=config.message_burst)
-        self._pex_limiter = RateLimiter(rate=1.0, burst=5.0)
+        self._channel_limiters = [
+            RateLimiter(rate=rate, burst=burst) for rate, burst in config.channel_budgets
+        ]
+        self._pex_limiter = self._channel_limiters[Channel.PEER_EXCHANGE]
+        self._request_limiter = RateLimiter(
+            rate=config.block_requests[0], burst=config.block_requests[1]
+        )
         self._links: dict[bytes, PeerLink] = {}
         self._heights: dict[bytes, int] = {}
         self._dialing: set[bytes] = set()
@@ -196,7 +212,8 @@ class Network:
 
     def set_validator(self, channel: Channel, validator: Validator) -> None:
         """Check gossip on `channel` before delivery and forwarding: `validator(peer_id,
-        payload)` returning False drops it and penalizes the sender (invalid message)."""
+        payload)` says whether to relay it, only deliver it, drop it, or reject it (drop
+        it and penalize the sender for an invalid message)."""
         self._validators[channel] = validator
 
     def set_block_source(self, source: BlockSource) -> None:
@@ -417,7 +434,8 @@ class Network:
         self._pex_asked.discard(peer_id)
         self._gossip.remove_peer(peer_id)
         self._limiter.forget(peer_id)
-        self._pex_limiter.forget(peer_id)
+        for limiter in (*self._channel_limiters, self._request_limiter):
+            limiter.forget(peer_id)
         self.book.mark_disconnected(peer_id, self._clock.now())
         for (owner, _), future in list(self._requests.items()):
             if owner == peer_id and not future.done():
@@ -452,15 +470,22 @@ class Network:
 
     def _handle(self, link: PeerLink, message: Message) -> None:
         peer_id = link.remote_id
+        now = self._clock.now()
         match message:
-            case Gossip(channel, payload):
-                self._on_gossip(peer_id, message, channel, payload)
-            case Direct(channel, payload):
-                self._deliver(peer_id, channel, payload)
+            case Gossip(channel, payload) | Direct(channel, payload):
+                if not self._channel_limiters[channel].allow(peer_id, now):
+                    self.penalize(peer_id, Offence.FLOOD)
+                elif isinstance(message, Gossip):
+                    self._on_gossip(peer_id, message, channel, payload)
+                else:
+                    self._deliver(peer_id, channel, payload)
             case Status(height):
                 self._set_height(peer_id, height)
             case GetBlocks(request_id, start, count):
-                link.send(Blocks(request_id, start, self._blocks_for(start, count)))
+                if self._request_limiter.allow(peer_id, now):
+                    link.send(Blocks(request_id, start, self._blocks_for(start, count)))
+                else:
+                    self.penalize(peer_id, Offence.FLOOD)
             case Blocks(request_id):
                 future = self._requests.get((peer_id, request_id))
                 if future is None or future.done():
@@ -468,7 +493,7 @@ class Network:
                 else:
                     future.set_result(message)
             case PexRequest():
-                if self._pex_limiter.allow(peer_id, self._clock.now()):
+                if self._pex_limiter.allow(peer_id, now):
                     seed = os.urandom(8)
                     link.send(PexResponse(tuple(self.book.sample(MAX_PEX_ADDRESSES, seed))))
                 else:
@@ -478,7 +503,6 @@ class Network:
                     self.penalize(peer_id, Offence.UNSOLICITED)
                     return
                 self._pex_asked.discard(peer_id)
-                now = self._clock.now()
                 for address in addresses:
                     self.book.add(address, now)
                 self._wake_dialer.set()
@@ -490,11 +514,13 @@ class Network:
         if not self._gossip.observe(msg_id, peer_id):
             return
         validator = self._validators.get(channel)
-        if validator is not None and not self._call(validator, peer_id, payload):
+        verdict = Relay.RELAY if validator is None else self._call(validator, peer_id, payload)
+        if verdict is Relay.RELAY:
+            self._forward(msg_id, message, exclude=peer_id)
+        elif verdict is Relay.REJECT:
             self.penalize(peer_id, Offence.INVALID_MESSAGE)
-            return
-        self._forward(msg_id, message, exclude=peer_id)
-        self._deliver(peer_id, channel, payload)
+        if verdict in (Relay.RELAY, Relay.DELIVER):
+            self._deliver(peer_id, channel, payload)
 
     def _forward(self, msg_id: bytes, message: Gossip, exclude: bytes | None) -> int:
         peers = [p for p in self._links if p != exclude]

@@ -6,9 +6,12 @@ relaying gossip, so that it never passes on a forgery (and is not blamed for one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from peerchain.core.consensus.certificate import Commit, verify_certificate
 from peerchain.core.consensus.messages import (
     HASH_SIZE,
+    BlockValue,
     InvalidMessage,
     Proposal,
     Vote,
@@ -17,6 +20,11 @@ from peerchain.core.consensus.messages import (
 )
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.wire import ConsensusMessage
+
+# The application's binding of a block's bytes to its hash: raises InvalidMessage when
+# `data` is not the block that `hash` names. A proposal signs the hash only, so without
+# this any relaying peer could pair a real signature with a forged body.
+ValueCheck = Callable[[BlockValue], None]
 
 
 def check_vote(vote: Vote, chain_id: int, validators: ValidatorSet) -> None:
@@ -27,8 +35,14 @@ def check_vote(vote: Vote, chain_id: int, validators: ValidatorSet) -> None:
         raise InvalidMessage("vote signature does not match its validator")
 
 
-def check_proposal(proposal: Proposal, chain_id: int, validators: ValidatorSet) -> None:
-    """A proposal is well formed and signed by the proposer of its (height, round).
+def check_proposal(
+    proposal: Proposal,
+    chain_id: int,
+    validators: ValidatorSet,
+    check_value: ValueCheck | None = None,
+) -> None:
+    """A proposal is well formed, signed by the proposer of its (height, round), and
+    (with `check_value`) its block's bytes are those of the signed hash.
     Raises InvalidMessage."""
     if not -1 <= proposal.pol_round < proposal.round or len(proposal.block.hash) != HASH_SIZE:
         raise InvalidMessage("proposal with a bad pol round or block hash")
@@ -38,17 +52,27 @@ def check_proposal(proposal: Proposal, chain_id: int, validators: ValidatorSet) 
         )
     if proposal_signer(chain_id, proposal) != proposal.proposer:
         raise InvalidMessage("proposal signature does not match its proposer")
+    if check_value is not None:
+        check_value(proposal.block)
 
 
-def check_authentic(message: ConsensusMessage, chain_id: int, validators: ValidatorSet) -> None:
+def check_authentic(
+    message: ConsensusMessage,
+    chain_id: int,
+    validators: ValidatorSet,
+    check_value: ValueCheck | None = None,
+) -> None:
     """Check a vote, a proposal, or a commit (its certificate holds more than 2/3 of the
-    power for its block). Raises InvalidMessage."""
+    power for its block); with `check_value`, also the block bytes of a proposal or
+    commit against their hash. Raises InvalidMessage."""
     match message:
         case Vote():
             check_vote(message, chain_id, validators)
         case Proposal():
-            check_proposal(message, chain_id, validators)
+            check_proposal(message, chain_id, validators, check_value)
         case Commit(block, certificate):
             if block.hash != certificate.block_hash:
                 raise InvalidMessage("commit block does not match its certificate")
             verify_certificate(certificate, validators, chain_id)
+            if check_value is not None:
+                check_value(block)

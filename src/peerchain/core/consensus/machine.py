@@ -25,8 +25,13 @@ What the paper leaves to an implementation:
   bytes against it). The decision leaves as `CommitBlock` with its certificate; the
   machine then waits `commit` ms (CometBFT's timeout_commit) before round 0 of the next
   height.
+- A proposal's block bytes must belong to its signed hash (`check_value`, the
+  application's binding), else the proposal is invalid: the first body seen for a hash
+  is then always the real one, and so is a commit's.
 - Messages of the next height are kept (a few per signer) and replayed on entering it;
-  older heights are ignored, and so are rounds more than `MAX_ROUNDS_AHEAD` ahead.
+  older heights are ignored, and so are rounds more than `MAX_ROUNDS_AHEAD` ahead. Of the
+  rounds above the next one, each signer holds at most `MAX_AHEAD_ROUNDS` (see
+  `votes.HeightVotes.admit`); its proposals leave with its votes.
 - A peer that is behind is served by `CatchUpRequested`: the proposals and votes of its
   round, of ours, and of the proof-of-lock rounds those proposals cite.
 
@@ -42,7 +47,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes, verify_certificate
-from peerchain.core.consensus.checks import check_proposal, check_vote
+from peerchain.core.consensus.checks import ValueCheck, check_proposal, check_vote
 from peerchain.core.consensus.events import (
     BlockPrepared,
     Broadcast,
@@ -106,7 +111,8 @@ class ConsensusMachine:
 
     `height` is the next height to decide (last committed + 1); `wal` holds the records
     this validator persisted, any heights (older ones are skipped); `last_block_hash` is
-    the block committed at `height - 1`, if known, to notice a conflicting certificate.
+    the block committed at `height - 1`, if known, to notice a conflicting certificate;
+    `check_value` the application's check of a block's bytes against its hash.
     """
 
     def __init__(
@@ -119,6 +125,7 @@ class ConsensusMachine:
         private_key: bytes | None = None,
         wal: Iterable[WalRecord] = (),
         last_block_hash: bytes | None = None,
+        check_value: ValueCheck | None = None,
     ) -> None:
         if height < 1:
             raise ValueError("heights start at 1")
@@ -128,6 +135,7 @@ class ConsensusMachine:
         self.address = private_key_to_address(private_key) if private_key else None
         self._key = private_key if self.address in validators else None
         self.last_block_hash = last_block_hash
+        self.check_value = check_value
         self._halted: str | None = None
         self._now = 0.0
         self._out: list[Output] = []
@@ -160,7 +168,7 @@ class ConsensusMachine:
             case BlockPrepared(height, round, block):
                 self._on_block_prepared(height, round, block)
             case ProposalValidated(height, block, valid):
-                if height == self.height:
+                if height == self.height and block in self._validating:
                     self._validity[block] = valid
                     self._validating.discard(block)
             case CatchUpRequested(peer, height, round):
@@ -229,6 +237,7 @@ class ConsensusMachine:
         if not records:
             return
         self.round = max(_round_of(r) for r in records)
+        self._votes.set_round(self.round)
         if (self.round, VoteKind.PRECOMMIT) in self._own_votes:
             self.step = Step.PRECOMMIT
         elif (self.round, VoteKind.PREVOTE) in self._own_votes:
@@ -260,6 +269,7 @@ class ConsensusMachine:
         """StartRound (lines 11-21)."""
         self.round = round
         self.step = Step.PROPOSE
+        self._votes.set_round(round)
         self._timeouts = {k: t for k, t in self._timeouts.items() if k[0] >= round}
         if self.address != self.validators.proposer(self.height, round) or self._key is None:
             self._schedule(TimeoutKind.PROPOSE)
@@ -327,7 +337,8 @@ class ConsensusMachine:
         if found is not None and vote in found:
             return
         self._check_vote(vote)
-        self._count_vote(vote)
+        if self._admit(vote.round, vote.validator):
+            self._count_vote(vote)
 
     def _check_vote(self, vote: Vote) -> None:
         check_vote(vote, self.chain_id, self.validators)
@@ -363,10 +374,25 @@ class ConsensusMachine:
         if self._proposed.get(p.round, {}).get(p.block.hash) == p:
             return
         self._check_proposal(p)
-        self._accept_proposal(p)
+        if self._admit(p.round, p.proposer):
+            self._accept_proposal(p)
 
     def _check_proposal(self, p: Proposal) -> None:
-        check_proposal(p, self.chain_id, self.validators)
+        check_proposal(p, self.chain_id, self.validators, self.check_value)
+
+    def _admit(self, round: int, signer: bytes) -> bool:
+        """Whether the round window keeps a message of `signer` in `round`; drops the
+        signer's proposals of a round it had to forget."""
+        admitted, forgotten = self._votes.admit(round, signer)
+        if forgotten is not None:
+            dropped = self._proposed.pop(forgotten, {})
+            kept = {p.block for r in self._proposed.values() for p in r.values()}
+            kept.update(self._certified.values())
+            for proposal in dropped.values():
+                if proposal.block not in kept and proposal.block != self.valid_value:
+                    self._validity.pop(proposal.block, None)
+                    self._validating.discard(proposal.block)
+        return admitted
 
     def _accept_proposal(self, p: Proposal) -> None:
         known = self._proposed.setdefault(p.round, {})
@@ -402,6 +428,8 @@ class ConsensusMachine:
         if commit.block.hash != certificate.block_hash:
             raise InvalidMessage("commit block does not match its certificate")
         verify_certificate(certificate, self.validators, self.chain_id)
+        if self.check_value is not None:
+            self.check_value(commit.block)
         for vote in certificate.votes():
             if vote not in self._votes.get(vote.round, vote.kind):
                 self._count_vote(vote)
@@ -502,8 +530,9 @@ class ConsensusMachine:
             self._start_round(0)
         for message in ahead:
             if isinstance(message, Vote):
-                self._count_vote(message)
-            else:
+                if self._admit(message.round, message.validator):
+                    self._count_vote(message)
+            elif self._admit(message.round, message.proposer):
                 self._accept_proposal(message)
 
     def _upon_round_skip(self) -> bool:

@@ -4,6 +4,13 @@ Votes are counted as the paper counts messages: a validator's power goes to each
 it voted for in a (round, kind), so an equivocating validator counts for both of its
 values (at most `MAX_VALUES_PER_VALIDATOR` of them, to bound memory), and once towards
 "any value". Conflicting votes of one validator become `DuplicateVote` evidence.
+
+Memory is bounded by a window of rounds: every round up to the current one plus one is
+kept (the current round only grows by this node's own timeouts or a round skip), and
+above that each signer may hold messages in at most `MAX_AHEAD_ROUNDS` rounds. A signer
+that moves on to a higher round loses its lowest one (unless a quorum was reached
+there), so that the window follows honest validators that are ahead of us while a
+Byzantine one that signs for thousands of future rounds occupies two of them.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from peerchain.core.consensus.messages import Proposal, Vote, VoteKind
 from peerchain.core.consensus.validators import ValidatorSet
 
 MAX_VALUES_PER_VALIDATOR = 2
+MAX_AHEAD_ROUNDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,22 @@ class VoteSet:
             self._quorums.append(vote.block_hash)
         return outcome
 
+    def remove(self, validator: bytes) -> None:
+        """Forget every vote of `validator` (its round left the window)."""
+        values = self._by_validator.pop(validator, None)
+        if values is None:
+            return
+        power = self._validators.power_of(validator)
+        self._power_any -= power
+        for block_hash in values:
+            self._power_for[block_hash] -= power
+            if not self._validators.is_quorum(self._power_for[block_hash]):
+                with_quorum = [q for q in self._quorums if q != block_hash]
+                self._quorums = with_quorum
+
+    def __len__(self) -> int:
+        return len(self._by_validator)
+
     def first_vote(self, validator: bytes) -> Vote | None:
         """The first vote counted from `validator`, if any."""
         values = self._by_validator.get(validator)
@@ -131,7 +155,15 @@ class HeightVotes:
     more than 1/3 of the power has sent something for a round above ours, we join it.
     """
 
-    __slots__ = ("_participants", "_participation", "_sets", "_skippable", "_validators")
+    __slots__ = (
+        "_ahead",
+        "_participants",
+        "_participation",
+        "_round",
+        "_sets",
+        "_skippable",
+        "_validators",
+    )
 
     def __init__(self, validators: ValidatorSet) -> None:
         self._validators = validators
@@ -139,6 +171,58 @@ class HeightVotes:
         self._participants: dict[int, set[bytes]] = {}
         self._participation: dict[int, int] = {}
         self._skippable: set[int] = set()
+        self._round = 0
+        self._ahead: dict[bytes, set[int]] = {}
+
+    def set_round(self, round: int) -> None:
+        """The machine is now in `round`: rounds up to `round + 1` are always kept."""
+        self._round = round
+        for signer, rounds in list(self._ahead.items()):
+            rounds -= {r for r in rounds if r <= round + 1}
+            if not rounds:
+                del self._ahead[signer]
+
+    def admit(self, round: int, signer: bytes) -> tuple[bool, int | None]:
+        """Whether a message of `signer` in `round` fits the window, and which round of
+        that signer was forgotten to make room for it (its messages of that round must be
+        dropped by the caller too), if any."""
+        if round <= self._round + 1:
+            return True, None
+        rounds = self._ahead.setdefault(signer, set())
+        if round in rounds:
+            return True, None
+        if len(rounds) < MAX_AHEAD_ROUNDS:
+            rounds.add(round)
+            return True, None
+        lowest = min(rounds)
+        if round < lowest or self._has_quorum(lowest):
+            return False, None
+        self._forget(signer, lowest)
+        rounds.discard(lowest)
+        rounds.add(round)
+        return True, lowest
+
+    def _has_quorum(self, round: int) -> bool:
+        return any(
+            found.quorums
+            for kind in VoteKind
+            if (found := self._sets.get((round, kind))) is not None
+        )
+
+    def _forget(self, signer: bytes, round: int) -> None:
+        for kind in VoteKind:
+            found = self._sets.get((round, kind))
+            if found is not None:
+                found.remove(signer)
+                if not len(found):
+                    del self._sets[(round, kind)]
+        members = self._participants.get(round)
+        if members is not None and signer in members:
+            members.discard(signer)
+            power = self._participation[round] - self._validators.power_of(signer)
+            self._participation[round] = power
+            if not self._validators.is_one_third(power):
+                self._skippable.discard(round)
 
     def get(self, round: int, kind: VoteKind) -> VoteSet:
         """The vote set of (round, kind), created empty on first use."""

@@ -9,8 +9,18 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable
+from enum import Enum
 
 from peerchain.core.crypto import keccak256
+
+
+class Relay(Enum):
+    """A node's verdict on a gossiped payload before it delivers or forwards it."""
+
+    RELAY = "relay"  # deliver here and forward to peers
+    DELIVER = "deliver"  # deliver here only (valid, but not for the whole network now)
+    DROP = "drop"  # neither, and no fault of the sender (known, stale, full pool)
+    REJECT = "reject"  # forged or malformed: drop, and the sender is at fault
 
 
 def message_id(channel: int, payload: bytes) -> bytes:

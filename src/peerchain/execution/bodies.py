@@ -1,0 +1,61 @@
+"""A block's body checked against its header without executing it.
+
+A proposal signs a block hash, which is the hash of the header only. The header commits
+to the body (transactions root, ommers hash, withdrawals root), so bytes that decode to
+a header with the signed hash and a body that matches those roots are the one block the
+hash names. This is what a node checks before it stores, counts or relays a proposal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import rlp
+from eth.db.trie import make_trie_root_and_nodes
+from eth.exceptions import UnrecognizedTransactionType
+
+from peerchain.core.crypto import keccak256
+from peerchain.core.errors import PeerChainError
+
+_UNDECODABLE = (
+    rlp.DecodingError,
+    rlp.DeserializationError,
+    UnrecognizedTransactionType,
+    ValueError,
+)
+
+
+class InvalidBody(PeerChainError):
+    """Block bytes that do not decode, or whose body is not the one the header names."""
+
+
+@dataclass(frozen=True, slots=True)
+class BodyHeader:
+    """What the checked block's header says that consensus needs."""
+
+    hash: bytes
+    number: int
+    extra_data: bytes
+
+
+def check_body(block_class: Any, block_rlp: bytes) -> BodyHeader:
+    """Decode `block_rlp` as a block of `block_class` (a py-evm fork's) and check that
+    its transactions, ommers and withdrawals are those its header commits to.
+    Raises InvalidBody."""
+    try:
+        block = rlp.decode(block_rlp, sedes=block_class)
+    except _UNDECODABLE as exc:
+        raise InvalidBody(f"malformed block: {exc}") from exc
+    header = block.header
+    transactions_root, _ = make_trie_root_and_nodes(block.transactions)
+    if transactions_root != header.transaction_root:
+        raise InvalidBody("block transactions do not match the header's transactions root")
+    if keccak256(rlp.encode(block.uncles)) != header.uncles_hash:
+        raise InvalidBody("block ommers do not match the header's ommers hash")
+    withdrawals = getattr(block, "withdrawals", None)
+    if withdrawals is not None:
+        withdrawals_root, _ = make_trie_root_and_nodes(withdrawals)
+        if withdrawals_root != header.withdrawals_root:
+            raise InvalidBody("block withdrawals do not match the header's withdrawals root")
+    return BodyHeader(bytes(header.hash), int(header.block_number), bytes(header.extra_data))
