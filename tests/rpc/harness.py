@@ -81,8 +81,11 @@ class LiveApp:
         return self.loop.run_until_complete(make(self.client))
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """POST `body` as application/json unless `headers` say otherwise."""
+        sent = {"Content-Type": "application/json", **(headers or {})}
+
         async def go(client: TestClient) -> tuple[int, bytes]:
-            async with client.post("/", data=body, headers=headers) as response:
+            async with client.post("/", data=body, headers=sent) as response:
                 return response.status, await response.read()
 
         return self.run(go)

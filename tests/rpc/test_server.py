@@ -15,6 +15,8 @@ from peerchain.rpc.dispatch import Method
 from .fake_view import OTHER, TOKEN, FakeNodeView
 from .harness import live_app
 
+JSON = {"Content-Type": "application/json"}
+
 
 def _body(method: str, *params: Any, id: Any = 1) -> bytes:
     return json.dumps(
@@ -52,7 +54,7 @@ def test_oversized_bodies_are_refused_with_a_jsonrpc_error() -> None:
                 for _ in range(10):
                     yield b" " * 500
 
-            async with client.post("/", data=gen()) as response:
+            async with client.post("/", data=gen(), headers=JSON) as response:
                 return response.status
 
         assert app.run(chunked) == 413
@@ -78,7 +80,9 @@ def test_cors_is_off_by_default_and_configurable() -> None:
         with live_app(FakeNodeView(), config) as app:
 
             async def go(client: TestClient) -> tuple[Any, Any]:
-                async with client.post("/", data=_body("eth_chainId"), headers=origin) as post:
+                async with client.post(
+                    "/", data=_body("eth_chainId"), headers={**origin, **JSON}
+                ) as post:
                     preflight_headers = {
                         **origin,
                         "Access-Control-Request-Method": "POST",
@@ -185,7 +189,7 @@ def test_closing_a_websocket_cancels_its_subscriptions() -> None:
                 await _ws_call(ws, "eth_subscribe", "logs")
                 count = len(view.subscribers["newHeads"])
             # The server sees the close before it answers the next request.
-            assert (await client.post("/", data=_body("eth_chainId"))).status == 200
+            assert (await client.post("/", data=_body("eth_chainId"), headers=JSON)).status == 200
             return count
 
         during = app.run(go)
@@ -238,7 +242,7 @@ def test_serve_binds_loopback_and_closes() -> None:
         host = server.runner.addresses[0][0]
         async with aiohttp.ClientSession() as session:
             url = f"http://127.0.0.1:{server.port}/"
-            async with session.post(url, data=_body("eth_chainId")) as response:
+            async with session.post(url, data=_body("eth_chainId"), headers=JSON) as response:
                 answer = await response.json()
             async with session.ws_connect(url) as ws:
                 await server.close()
@@ -267,3 +271,44 @@ def test_slow_subscriber_is_disconnected() -> None:
         code = app.run(go)
         assert code == aiohttp.WSCloseCode.TRY_AGAIN_LATER
         assert len(view.subscribers["newHeads"]) == 1  # only the filter feed is left
+
+
+def test_non_json_content_types_get_415_as_geth_answers() -> None:
+    """A page can POST text/plain or a form cross-site without a CORS preflight."""
+    with live_app(FakeNodeView()) as app:
+        for content_type in (
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "",
+        ):
+            status, raw = app.post(_body("eth_accounts"), {"Content-Type": content_type})
+            assert status == 415, content_type
+            assert json.loads(raw)["error"]["message"].startswith("invalid content type")
+        for accepted in ("application/json; charset=utf-8", "application/json-rpc"):
+            status, raw = app.post(_body("eth_chainId"), {"Content-Type": accepted})
+            assert (status, json.loads(raw)["result"]) == (200, "0x539")
+
+
+def test_admin_methods_are_refused_from_origins_not_named() -> None:
+    view = FakeNodeView()
+    for config, origin, refused in (
+        (RpcConfig(), "http://evil.example", True),
+        (RpcConfig(cors_origins=("*",)), "http://evil.example", True),
+        (RpcConfig(cors_origins=("http://ops.example",)), "http://ops.example", False),
+        (RpcConfig(), None, False),  # not from a browser page
+    ):
+        with live_app(view, config) as app:
+            dispatcher_of(app.client.app).register_namespace(
+                "admin", {"peers": Method(lambda p, c: [])}
+            )
+            headers = {} if origin is None else {"Origin": origin}
+            status, raw = app.post(_body("admin_peers"), headers)
+            answer = json.loads(raw)
+            assert status == 200
+            if refused:
+                assert "admin_ methods are refused" in answer["error"]["message"]
+            else:
+                assert answer["result"] == []
+            _, raw = app.post(_body("eth_chainId"), headers)
+            assert json.loads(raw)["result"] == "0x539"

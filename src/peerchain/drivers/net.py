@@ -8,6 +8,11 @@ drops the message instead of blocking the caller, so a slow peer never slows the
 Anything malformed from a peer closes its link with an offence; nothing it sends raises
 out of here.
 
+Inbound handshakes are bounded so that half-open handshakes cannot lock others out: each
+must finish within `inbound_handshake_timeout`, one source address may have at most
+`max_pending_per_host` of them, and when all `max_pending_handshakes` slots are taken the
+oldest handshake of the address holding the most is dropped for the newcomer.
+
 Also the files of the network identity: the node key and the address book.
 """
 
@@ -64,6 +69,8 @@ class TransportConfig:
     queue_bytes: int = 32 * 1024 * 1024  # all levels together
     inbox_messages: int = 1024
     max_pending_handshakes: int = 64
+    max_pending_per_host: int = 4
+    inbound_handshake_timeout: float = 2.0
 
 
 class TcpLink:
@@ -266,7 +273,10 @@ class TcpTransport:
         self._static_private = os.urandom(32)
         self._handler: LinkHandler | None = None
         self._server: asyncio.Server | None = None
-        self._pending = 0
+        # Inbound handshakes under way, by source host, oldest first.
+        self._pending: dict[str, list[asyncio.Task[TcpLink]]] = {}
+        self._pending_count = 0
+        self.refused_handshakes = 0
         self._links: weakref.WeakSet[TcpLink] = weakref.WeakSet()
 
     async def start(self, handler: LinkHandler) -> tuple[str, int]:
@@ -297,18 +307,47 @@ class TcpTransport:
         return await self._establish(reader, writer, Direction.OUTBOUND, address.node_id)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._pending >= self.config.max_pending_handshakes:
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0]) if peer else "?"
+        if not self._make_room(host):
+            self.refused_handshakes += 1
             writer.close()
             return
-        self._pending += 1
+        task = asyncio.ensure_future(
+            self._establish(
+                reader, writer, Direction.INBOUND, None, self.config.inbound_handshake_timeout
+            )
+        )
+        queue = self._pending.setdefault(host, [])
+        queue.append(task)
+        self._pending_count += 1
         try:
-            link = await self._establish(reader, writer, Direction.INBOUND, None)
-        except LinkClosed:
+            link = await task
+        except (LinkClosed, asyncio.CancelledError):
+            writer.close()
             return
         finally:
-            self._pending -= 1
+            queue.remove(task)
+            self._pending_count -= 1
+            if not queue:
+                self._pending.pop(host, None)
         assert self._handler is not None
         self._handler.on_link(link)
+
+    def _make_room(self, host: str) -> bool:
+        """Whether a new inbound handshake from `host` may start; when every slot is
+        taken, drop the oldest handshake of the host that holds the most."""
+        config = self.config
+        if len(self._pending.get(host, ())) >= config.max_pending_per_host:
+            return False
+        if self._pending_count < config.max_pending_handshakes:
+            return True
+        busiest = max(self._pending.values(), key=len)
+        if len(busiest) <= len(self._pending.get(host, ())):
+            return False
+        busiest[0].cancel()
+        self.refused_handshakes += 1
+        return True
 
     async def _establish(
         self,
@@ -316,6 +355,7 @@ class TcpTransport:
         writer: asyncio.StreamWriter,
         direction: Direction,
         expected: bytes | None,
+        timeout: float | None = None,
     ) -> TcpLink:
         assert self._handler is not None, "start() the transport first"
         peer = writer.get_extra_info("peername")
@@ -328,13 +368,12 @@ class TcpTransport:
             ephemeral_private=os.urandom(32),
             expected_node_id=expected,
         )
+        limit = self.config.handshake_timeout if timeout is None else timeout
         try:
-            await asyncio.wait_for(
-                self._run_handshake(handshake, reader, writer), self.config.handshake_timeout
-            )
+            await asyncio.wait_for(self._run_handshake(handshake, reader, writer), limit)
         except (HandshakeError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             writer.close()
-            reason = f"handshake failed: {exc or 'timeout'}"
+            reason = f"handshake failed: {_handshake_failure(exc, limit)}"
             offence = Offence.MALFORMED_FRAME if isinstance(exc, HandshakeError) else None
             log.info("link with %s %s", host, reason)
             self._handler.on_rejected(None, host, reason, offence)
@@ -362,6 +401,15 @@ class TcpTransport:
                 raise asyncio.IncompleteReadError(b"", None)
             writer.write(handshake.receive_data(data))
         await writer.drain()
+
+
+def _handshake_failure(exc: Exception, limit: float) -> str:
+    """Why a handshake failed, in words (a timeout's own message is empty)."""
+    if isinstance(exc, TimeoutError):
+        return f"not completed within {limit:g}s"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "connection closed by the peer during the handshake"
+    return str(exc) or type(exc).__name__
 
 
 def load_or_create_node_key(path: Path) -> NodeKey:

@@ -35,6 +35,7 @@ from peerchain.rpc.errors import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    SERVER_ERROR,
     RpcError,
     invalid_params,
     to_rpc_error,
@@ -53,9 +54,11 @@ class CallContext:
     `notify(method, params)` sends a server-to-client notification; it is None on
     HTTP, where `eth_subscribe` is refused. `subscriptions` maps the ids of this
     connection's subscriptions to their cancel functions; `close` cancels them all
-    when the connection ends."""
+    when the connection ends. `refused` names the namespaces (`admin`) this connection
+    may not call, with the reason."""
 
     notify: Callable[[str, Any], None] | None = None
+    refused: Mapping[str, str] = field(default_factory=dict)
     subscriptions: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     def close(self) -> None:
@@ -170,6 +173,10 @@ class Dispatcher:
             raise RpcError(
                 METHOD_NOT_FOUND, f"the method {method[:100]} does not exist/is not available"
             )
+        namespace = method.partition("_")[0]
+        if namespace in ctx.refused:
+            reason = ctx.refused[namespace]
+            raise RpcError(SERVER_ERROR, f"{namespace}_ methods are refused here: {reason}")
         if not isinstance(params, list):
             raise invalid_params("non-array args")
         if len(params) > entry.max_params:

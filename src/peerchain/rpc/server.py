@@ -1,9 +1,14 @@
 """JSON-RPC over HTTP and WebSocket on one port (aiohttp; the only module importing it).
 
 Routes:
-- `POST /`: one JSON-RPC request or a batch in the body; answer 200 with JSON, 204
-  when only notifications were sent, 413 (with a JSON-RPC error body) over
-  `max_body_bytes`.
+- `POST /`: one JSON-RPC request or a batch in the body, with a JSON content type
+  (`application/json`, as geth also accepts `application/json-rpc` and
+  `application/jsonrequest`); answer 200 with JSON, 204 when only notifications were
+  sent, 413 (with a JSON-RPC error body) over `max_body_bytes`, 415 for any other
+  content type: a web page can send a form or text/plain POST cross-site without a
+  CORS preflight, a JSON one it cannot.
+- `admin_*` calls are refused on requests (and WebSockets) from a browser origin that
+  is not listed by name in `cors_origins` ("*" does not count).
 - `GET /` with `Upgrade: websocket`: the same requests as WebSocket text messages,
   plus eth_subscribe notifications. Requests on one connection are answered in order.
 - `GET /` without an upgrade: the explorer's `index.html` when the app was given an
@@ -45,6 +50,7 @@ _CONFIG = web.AppKey("config", RpcConfig)
 _SOCKETS = web.AppKey("sockets", set[web.WebSocketResponse])
 _LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _READ_CHUNK = 64 * 1024
+_JSON_TYPES = {"application/json", "application/json-rpc", "application/jsonrequest"}
 
 
 def create_app(
@@ -146,6 +152,14 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
 async def _handle_http(request: web.Request) -> web.StreamResponse:
     config = request.app[_CONFIG]
     headers = _cors_headers(request, config)
+    if request.content_type not in _JSON_TYPES:
+        message = f"invalid content type {request.content_type!r}, only application/json"
+        return web.Response(
+            status=415,
+            body=_error_body(INVALID_REQUEST, message),
+            content_type="application/json",
+            headers=headers,
+        )
     body = await _read_limited(request, config.max_body_bytes)
     if body is None:
         message = f"request body too large: limit {config.max_body_bytes} bytes"
@@ -155,10 +169,20 @@ async def _handle_http(request: web.Request) -> web.StreamResponse:
             content_type="application/json",
             headers=headers,
         )
-    answer = await request.app[DISPATCHER].handle_body(body, CallContext())
+    context = CallContext(refused=_refused_for(request, config))
+    answer = await request.app[DISPATCHER].handle_body(body, context)
     if answer is None:
         return web.Response(status=204, headers=headers)
     return web.Response(body=answer, content_type="application/json", headers=headers)
+
+
+def _refused_for(request: web.Request, config: RpcConfig) -> dict[str, str]:
+    """Namespaces a request may not call: `admin` from an origin not named in the
+    configuration (a page in the user's browser must not manage the node)."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin in config.cors_origins:
+        return {}
+    return {"admin": f"origin {origin[:100]} is not allowed"}
 
 
 def _origin_allowed(origin: str, config: RpcConfig) -> bool:
@@ -290,17 +314,17 @@ async def _handle_get(request: web.Request) -> web.StreamResponse:
     sockets = request.app[_SOCKETS]
     sockets.add(ws)
     try:
-        await _serve_socket(ws, request.app[DISPATCHER], config)
+        await _serve_socket(ws, request.app[DISPATCHER], config, _refused_for(request, config))
     finally:
         sockets.discard(ws)
     return ws
 
 
 async def _serve_socket(
-    ws: web.WebSocketResponse, dispatcher: Dispatcher, config: RpcConfig
+    ws: web.WebSocketResponse, dispatcher: Dispatcher, config: RpcConfig, refused: dict[str, str]
 ) -> None:
     outbox: asyncio.Queue[str] = asyncio.Queue(maxsize=config.ws_send_queue)
-    ctx = CallContext()
+    ctx = CallContext(refused=refused)
     closing: list[asyncio.Task[bool]] = []
 
     def notify(method: str, params: Any) -> None:

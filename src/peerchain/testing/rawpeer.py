@@ -1,5 +1,6 @@
 """A hand-driven peer for attacking a node in tests: the real Noise handshake with any
-Hello, then whatever bytes or messages a test wants to send."""
+Hello, then whatever bytes or messages a test wants to send; and a flood of half-open
+handshakes (`HalfHandshakeFlood`)."""
 
 from __future__ import annotations
 
@@ -99,3 +100,50 @@ class RawPeer:
 
     def close(self) -> None:
         self.writer.close()
+
+
+class HalfHandshakeFlood:
+    """`sockets` connections from `source_host` that each send the first handshake
+    message and never finish; one the node closes is dialled again at once, until
+    `stop`. Counts the connections it made (`dials`)."""
+
+    def __init__(self, address: PeerAddress, sockets: int, source_host: str) -> None:
+        self.address = address
+        self.sockets = sockets
+        self.source_host = source_host
+        self.dials = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._hold()) for _ in range(self.sockets)]
+
+    async def _hold(self) -> None:
+        while True:
+            try:
+                reader, writer = await asyncio.open_connection(
+                    self.address.host, self.address.port, local_addr=(self.source_host, 0)
+                )
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            self.dials += 1
+            handshake = Handshake(
+                initiator=True,
+                identity=NodeKey.from_private_key(os.urandom(32)),
+                hello=Hello(PROTOCOL_VERSION, 0, bytes(32), bytes(32), "0.0.0.0", 0, 0),
+                static_private=os.urandom(32),
+                ephemeral_private=os.urandom(32),
+            )
+            try:
+                writer.write(handshake.start())
+                while await reader.read(65536):
+                    pass  # hold the handshake open until the node gives up on it
+            except OSError:
+                pass
+            finally:
+                writer.close()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
