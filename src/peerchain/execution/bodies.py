@@ -11,16 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import rlp
 from eth.db.trie import make_trie_root_and_nodes
 from eth.exceptions import UnrecognizedTransactionType
 
 from peerchain.core.crypto import keccak256
-from peerchain.core.errors import PeerChainError
+from peerchain.core.errors import DecodeError, PeerChainError
+from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, encode_object
 
-_UNDECODABLE = (
-    rlp.DecodingError,
-    rlp.DeserializationError,
+_UNDECODABLE: tuple[type[Exception], ...] = (
+    DecodeError,
+    *LIBRARY_ERRORS,
     UnrecognizedTransactionType,
     ValueError,
 )
@@ -44,14 +44,14 @@ def check_body(block_class: Any, block_rlp: bytes) -> BodyHeader:
     its transactions, ommers and withdrawals are those its header commits to.
     Raises InvalidBody."""
     try:
-        block = rlp.decode(block_rlp, sedes=block_class)
+        block = decode_object(block_rlp, block_class)
     except _UNDECODABLE as exc:
         raise InvalidBody(f"malformed block: {exc}") from exc
     header = block.header
     transactions_root, _ = make_trie_root_and_nodes(block.transactions)
     if transactions_root != header.transaction_root:
         raise InvalidBody("block transactions do not match the header's transactions root")
-    if keccak256(rlp.encode(block.uncles)) != header.uncles_hash:
+    if keccak256(encode_object(block.uncles)) != header.uncles_hash:
         raise InvalidBody("block ommers do not match the header's ommers hash")
     withdrawals = getattr(block, "withdrawals", None)
     if withdrawals is not None:
