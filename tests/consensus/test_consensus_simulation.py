@@ -1,12 +1,19 @@
-"""The consensus machine in simulated clusters: many seeds of each fault kind, checked
-after every delivered message; a failing seed is printed so that it can be pinned."""
+"""The node's consensus policy (machine and reactor) in simulated clusters: many seeds of
+each fault kind (Byzantine validators that stay silent, equivocate, vote for unknown
+blocks, withhold proposals, flood votes, replay old votes, or relay forged bodies;
+crashes), checked after every delivered message; a failing seed is printed so that it
+can be pinned."""
 
 from __future__ import annotations
 
 import pytest
 
-from peerchain.core.consensus.votes import DuplicateProposal, DuplicateVote
+from peerchain.core.consensus.messages import VoteKind
+from peerchain.core.consensus.reactor import ReactorConfig
+from peerchain.core.consensus.votes import MAX_AHEAD_ROUNDS, DuplicateProposal, DuplicateVote
 from peerchain.core.consensus.wal import decode_wal
+from peerchain.testing import simnode
+from peerchain.testing.byzantine import FLOOD_ROUNDS
 from peerchain.testing.cluster import ClusterResult, run_cluster
 from peerchain.testing.faults import (
     FAULT_KINDS,
@@ -17,7 +24,7 @@ from peerchain.testing.faults import (
 )
 from peerchain.testing.network import NetworkConfig
 
-SEEDS_PER_KIND = 40  # x 5 kinds = 200 seeds per cluster size
+SEEDS_PER_KIND = 30  # x 9 kinds = 270 seeds per cluster size (make test-slow: 200 each)
 
 # Seeds that once failed, kept as regression cases: (n, kind, seed, what went wrong).
 REGRESSIONS = [
@@ -46,6 +53,14 @@ def _failures(n: int, kind: str, seeds: range | list[int]) -> list[str]:
 @pytest.mark.parametrize("n", [4, 7])
 def test_safety_and_liveness_with_f_faulty(n: int, kind: str) -> None:
     failures = _failures(n, kind, range(SEEDS_PER_KIND))
+    assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("n", [4, 7, 10])
+def test_safety_and_liveness_with_f_faulty_many_seeds(n: int, kind: str) -> None:
+    failures = _failures(n, kind, range(SEEDS_PER_KIND, 200))
     assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
 
 
@@ -132,3 +147,46 @@ def test_crashed_nodes_restart_from_a_torn_wal() -> None:
         dropped += sum(node.torn_bytes_dropped for node in result.nodes)
         restarts += sum(node.restarts for node in result.nodes)
     assert restarts >= 6 and dropped > 0
+
+
+def test_forged_bodies_from_a_relay_are_refused_and_without_the_check_stop_the_chain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    faults = Faults(
+        byzantine={0: Behaviour.FORGED_RELAY}, network=NetworkConfig(delay=0.05, jitter=0.02)
+    )
+    result = run_cluster(4, 1, faults, heights=3)
+    assert result.ok, result.describe()
+    forged = result.notes["forged"]
+    assert isinstance(forged, int) and forged > 0
+    assert all(result.nodes[i].invalid_messages > 0 for i in result.correct)
+    # Negative control: a node that keeps the first body seen for a hash never decides.
+    monkeypatch.setattr(simnode, "check_kv_value", lambda block: None)
+    broken = run_cluster(4, 1, faults, heights=3, liveness_bound=10.0)
+    assert any(v.startswith("liveness") for v in broken.violations), broken.describe()
+
+
+def test_a_vote_flood_stays_within_the_round_window() -> None:
+    faults = Faults(byzantine={2: Behaviour.VOTE_FLOOD}, network=NetworkConfig(delay=0.05))
+    result = run_cluster(4, 3, faults, heights=4)
+    assert result.ok, result.describe()
+    for i in result.correct:
+        machine = result.nodes[i].machine
+        assert machine is not None
+        kept = sum(
+            1
+            for r in range(machine.round + 2, machine.round + 2 + FLOOD_ROUNDS)
+            for kind in VoteKind
+            if machine.votes(machine.height, r, kind)
+        )
+        assert kept <= 2 * MAX_AHEAD_ROUNDS  # of the flooder's 2 x FLOOD_ROUNDS vote sets
+
+
+def test_old_vote_replays_get_rate_limited_commits() -> None:
+    faults = Faults(byzantine={1: Behaviour.OLD_VOTE_REPLAY}, network=NetworkConfig(delay=0.05))
+    result = run_cluster(4, 2, faults, heights=6)
+    assert result.ok, result.describe()
+    config = ReactorConfig()
+    for i in result.correct:
+        sent = result.nodes[i].commits_sent
+        assert sent <= 3 * (config.catch_up_burst + config.catch_up_rate * result.end_time)

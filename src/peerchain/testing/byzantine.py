@@ -12,6 +12,14 @@ outgoing broadcasts are rewritten here; it feeds back the original to its own ma
   which is what the checker's negative control needs.
 - `UnknownBlocks` votes for random hashes nobody proposed and proposes blocks whose bytes
   do not match their state root.
+- `Withhold` shows its proposals to half of its peers only.
+- `VoteFlood` sends, with every vote, signed nil votes for the next `FLOOD_ROUNDS` rounds
+  and copies of the vote itself.
+- `OldVoteReplay` sends, with every message, the votes it signed at older heights.
+
+`ForgedRelay` is not a validator's plan but a relaying peer's: it sees every proposal as
+it leaves its proposer and gets a copy with the same signature and a forged body to
+each correct node before the real one arrives.
 """
 
 from __future__ import annotations
@@ -24,11 +32,13 @@ from peerchain.core.consensus.messages import (
     BlockValue,
     Proposal,
     Vote,
+    VoteKind,
     sign_proposal,
     sign_vote,
 )
 from peerchain.core.crypto import keccak256
 from peerchain.testing.kvstore import KVApplication
+from peerchain.testing.network import Deliver
 
 Outgoing = list[tuple[int, Proposal | Vote]]
 
@@ -113,3 +123,73 @@ class UnknownBlocks:
                 self._rng.randbytes(32), validator=node.address,
             )  # fmt: skip
         return [(peer, forged) for peer in peers]
+
+
+class Withhold:
+    """A proposer that sends its proposal to a random half of its peers."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def rewrite(self, node: Sender, message: Proposal | Vote, peers: Sequence[int]) -> Outgoing:
+        if isinstance(message, Proposal):
+            shown = self._rng.sample(list(peers), len(peers) // 2)
+            return [(peer, message) for peer in shown]
+        return [(peer, message) for peer in peers]
+
+
+FLOOD_ROUNDS = 10
+FLOOD_COPIES = 5
+
+
+class VoteFlood:
+    """Every vote comes with signed nil votes for many rounds ahead, and copies."""
+
+    def rewrite(self, node: Sender, message: Proposal | Vote, peers: Sequence[int]) -> Outgoing:
+        out: Outgoing = [(peer, message) for peer in peers for _ in range(FLOOD_COPIES)]
+        if isinstance(message, Vote):
+            for r in range(message.round + 2, message.round + 2 + FLOOD_ROUNDS):
+                for kind in VoteKind:
+                    flood = sign_vote(
+                        node.key, node.chain_id, kind, message.height, r, None,
+                        validator=node.address,
+                    )  # fmt: skip
+                    out += [(peer, flood) for peer in peers]
+        return out
+
+
+REPLAYED = 24
+
+
+class OldVoteReplay:
+    """Every message comes with the votes this validator signed at older heights."""
+
+    def __init__(self) -> None:
+        self._signed: list[Vote] = []
+
+    def rewrite(self, node: Sender, message: Proposal | Vote, peers: Sequence[int]) -> Outgoing:
+        old = [v for v in self._signed if v.height < message.height][-REPLAYED:]
+        if isinstance(message, Vote):
+            self._signed.append(message)
+            self._signed = self._signed[-4 * REPLAYED :]
+        return [(peer, m) for peer in peers for m in (message, *old)]
+
+
+class ForgedRelay:
+    """Gives each proposal it sees leave a proposer a twin with the same signature and a
+    forged body, delivered first (`deliver(dst, src, message)` at once)."""
+
+    def __init__(self, index: int, correct: Sequence[int], deliver: Deliver) -> None:
+        self.index = index
+        self.forged = 0
+        self._correct = set(correct)
+        self._deliver = deliver
+
+    def tap(self, src: int, dst: int, message: object) -> None:
+        if not isinstance(message, Proposal) or dst not in self._correct:
+            return
+        m = message
+        body = BlockValue(m.block.hash, m.block.data[:-1] + bytes([m.block.data[-1] ^ 1]))
+        forged = Proposal(m.height, m.round, m.pol_round, body, m.proposer, m.signature)
+        self.forged += 1
+        self._deliver(dst, self.index, forged)

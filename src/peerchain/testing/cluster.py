@@ -20,7 +20,15 @@ from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import ConsensusTimeouts, Validator
-from peerchain.testing.byzantine import ByzantinePlan, Equivocation, UnknownBlocks
+from peerchain.testing.byzantine import (
+    ByzantinePlan,
+    Equivocation,
+    ForgedRelay,
+    OldVoteReplay,
+    UnknownBlocks,
+    VoteFlood,
+    Withhold,
+)
 from peerchain.testing.checker import InvariantChecker
 from peerchain.testing.clock import SimClock
 from peerchain.testing.faults import Behaviour, Faults
@@ -130,6 +138,13 @@ class _Run:
             self.nodes, self.correct, validators, chain_id, self.proposed
         )
         self.network = network
+        self.relays = [
+            ForgedRelay(i, sorted(self.correct), self._deliver_now)
+            for i, b in faults.byzantine.items()
+            if b is Behaviour.FORGED_RELAY
+        ]
+        if self.relays:
+            network.tap = self._tap
         self._correct_nodes = [self.nodes[i] for i in sorted(self.correct)]
         self.stable_from = faults.stable_from
         self.proposer_crash_pending = faults.crash_proposer is not None
@@ -141,6 +156,14 @@ class _Run:
             self.delivered += 1
             node.receive(src, message)
             self.checker.check(node)
+
+    def _deliver_now(self, dst: int, src: int, message: object) -> None:
+        """Deliver ahead of everything in flight (a relay with a faster path)."""
+        self.clock.call_at(self.clock.now, self._deliver, dst, src, message)
+
+    def _tap(self, src: int, dst: int, message: object) -> None:
+        for relay in self.relays:
+            relay.tap(src, dst, message)
 
     def _on_proposer_crash(self, node: SimNode) -> None:
         crash = self.faults.crash_proposer
@@ -218,6 +241,12 @@ def _plans(
             plans[index] = coalition
         elif behaviour is Behaviour.UNKNOWN_BLOCKS:
             plans[index] = UnknownBlocks(rng)
+        elif behaviour is Behaviour.WITHHOLD:
+            plans[index] = Withhold(rng)
+        elif behaviour is Behaviour.VOTE_FLOOD:
+            plans[index] = VoteFlood()
+        elif behaviour is Behaviour.OLD_VOTE_REPLAY:
+            plans[index] = OldVoteReplay()
     return plans
 
 
@@ -254,4 +283,5 @@ def run_cluster(
         sent=run.network.sent,
         dropped=run.network.dropped,
         max_wait=longest,
+        notes={"forged": sum(r.forged for r in run.relays)},
     )

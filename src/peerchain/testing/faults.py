@@ -23,6 +23,10 @@ class Behaviour(Enum):
     SILENT = "silent"  # never sends anything
     EQUIVOCATE = "equivocate"  # two proposals and two votes, to different camps
     UNKNOWN_BLOCKS = "unknown_blocks"  # votes for blocks nobody proposed, invalid proposals
+    WITHHOLD = "withhold"  # its proposals reach half of its peers
+    VOTE_FLOOD = "vote_flood"  # nil votes for many rounds ahead, and copies of each vote
+    OLD_VOTE_REPLAY = "old_vote_replay"  # its votes of older heights, again and again
+    FORGED_RELAY = "forged_relay"  # relays every proposal first with a forged body
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,16 @@ class Faults:
         return max([self.network.heal_at, *restarts])
 
 
-FAULT_KINDS = ("silent", "equivocate", "unknown_blocks", "crash_restart", "crash_proposer")
+BYZANTINE_KINDS = (
+    "silent",
+    "equivocate",
+    "unknown_blocks",
+    "withhold",
+    "vote_flood",
+    "old_vote_replay",
+    "forged_relay",
+)
+FAULT_KINDS = (*BYZANTINE_KINDS, "crash_restart", "crash_proposer")
 
 
 def random_faults(n: int, seed: int, kind: str, count: int | None = None) -> Faults:
@@ -75,7 +88,7 @@ def random_faults(n: int, seed: int, kind: str, count: int | None = None) -> Fau
     rng = random.Random(f"{n}/{seed}/{kind}")
     faulty = rng.sample(range(n), (n - 1) // 3 if count is None else count)
     network = _rough_network(n, rng)
-    if kind in ("silent", "equivocate", "unknown_blocks"):
+    if kind in BYZANTINE_KINDS:
         behaviour = Behaviour(kind)
         return Faults(byzantine={i: behaviour for i in faulty}, network=network)
     if kind == "crash_restart":

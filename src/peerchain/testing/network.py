@@ -47,6 +47,8 @@ class SimNetwork:
         self._group = {node: i for i, group in enumerate(config.partition) for node in group}
         self.sent = 0
         self.dropped = 0
+        # Sees every message as it is sent (a peer on the path, for Byzantine scenarios).
+        self.tap: Callable[[int, int, object], None] | None = None
 
     def _cut(self, src: int, dst: int) -> bool:
         return self._group.get(src, -1) != self._group.get(dst, -1)
@@ -55,6 +57,8 @@ class SimNetwork:
         """Send `message` from node `src` to node `dst`."""
         config, rng = self.config, self._rng
         self.sent += 1
+        if self.tap is not None:
+            self.tap(src, dst, message)
         now = self.clock.now
         if now < config.heal_at and (
             (self._group and self._cut(src, dst)) or rng.random() < config.loss

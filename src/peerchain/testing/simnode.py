@@ -1,12 +1,14 @@
-"""A simulated node: the real consensus machine and a KV application on a KVDisk, wired to
-a SimClock and SimNetwork the way the node runtime wires them to the real world.
+"""A simulated node: the node's real consensus policy (`core.consensus.reactor.Reactor`,
+which the network node drives too) with a KV application, on in-memory twins of the
+node's ports (a `KVDisk` as the chain store, `MemoryWal`, `SimNetwork` as the transport)
+and a SimClock.
 
-It carries out the machine's outputs in order (WAL append before the broadcast that
-follows it, own messages fed back, application calls answered as events), keeps the
-catch-up gossip going (a node that committed nothing for a gossip interval broadcasts a
-`Status`; a peer answers a lower height with up to `SYNC_BATCH` stored `Commit`s, which
-the node applies in height order, and its own height with `CatchUpRequested`), and can
-crash and restart from its disk.
+It carries out the reactor's commands the way `node.validator.ConsensusNode` does (WAL
+append before the broadcast that follows it, application answers fed back as events
+after the current commands, commits sent to peers that are behind, block sync), tells
+its peers its height when it commits (and every `status_interval`, as a reconnect's
+Hello would), ticks the reactor every `tick_interval`, and can crash and restart from
+its disk.
 """
 
 from __future__ import annotations
@@ -16,47 +18,56 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from peerchain.core.consensus.certificate import Commit
+from peerchain.core.consensus.certificate import Commit, verify_certificate
 from peerchain.core.consensus.events import (
     BlockPrepared,
     Broadcast,
-    CatchUpRequested,
     CommitBlock,
-    CommitReceived,
     Event,
-    Output,
     PersistWal,
     PrepareBlock,
-    ProposalReceived,
     ProposalValidated,
     ReportEvidence,
     ScheduleTimeout,
     SendTo,
-    Started,
     Timeout,
     TimeoutFired,
     ValidateBlock,
-    VoteReceived,
 )
 from peerchain.core.consensus.machine import ConsensusMachine
-from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote
+from peerchain.core.consensus.messages import BlockValue, InvalidMessage, Proposal, Vote
+from peerchain.core.consensus.reactor import Command, Penalize, Reactor, SendCommit, StartSync
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
-from peerchain.core.consensus.wal import decode_wal, encode_wal_record
-from peerchain.core.errors import ConsensusHalted
+from peerchain.core.crypto import keccak256
 from peerchain.core.genesis import ConsensusTimeouts
 from peerchain.testing.byzantine import ByzantinePlan
 from peerchain.testing.clock import SimClock
 from peerchain.testing.kvstore import KVApplication, KVDisk
+from peerchain.testing.memwal import MemoryWal
 from peerchain.testing.network import SimNetwork
 
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """Gossip: the sender is at (height, round) and has not committed for a while."""
+    """The sender's committed height (the network's Hello and Status)."""
 
     height: int
-    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class GetCommits:
+    """Block sync: the blocks from `start` on, with their certificates."""
+
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class Commits:
+    """Answer to GetCommits (up to SYNC_BATCH, maybe none)."""
+
+    start: int
+    commits: tuple[Commit, ...]
 
 
 @dataclass(slots=True)
@@ -74,14 +85,22 @@ class SimContext:
     first_proposal_at: dict[int, float]
     rng: random.Random
     on_proposer_crash: Callable[[SimNode], None]
-    gossip_interval: float = 1.0
+    tick_interval: float = 0.5
+    status_interval: float = 2.0
+    sync_timeout: float = 1.0
 
 
 SYNC_BATCH = 16
 
 
+def check_kv_value(block: BlockValue) -> None:
+    """The KV application's binding of bytes to hash: the hash is keccak of the bytes."""
+    if keccak256(block.data) != block.hash:
+        raise InvalidMessage("block bytes do not hash to the block hash")
+
+
 class _Crashed(Exception):
-    """Raised inside output processing to stop the node where a crash hits."""
+    """Raised inside command processing to stop the node where a crash hits."""
 
 
 class SimNode:
@@ -102,153 +121,223 @@ class SimNode:
         self.context = context
         self.plan = plan
         self.disk = KVDisk()
-        self.machine: ConsensusMachine | None = None
+        self.wal = MemoryWal(self.disk.wal)
+        self.reactor = Reactor(
+            chain_id=context.chain_id,
+            validators=context.validators,
+            timeouts=context.timeouts,
+            check_value=check_kv_value,
+            private_key=key,
+        )
         self.app: KVApplication | None = None
         self.evidence: list[Evidence] = []
         self.halted: str | None = None
         self.invalid_messages = 0
+        self.commits_sent = 0
         self.commit_times: list[float] = []
         self.restarts = 0
-        self.torn_bytes_dropped = 0
         self.crash_after_proposal: tuple[int, int] | None = None  # (height, peers reached)
-        self._synced: dict[int, Commit] = {}
+        self._alive = False
         self._epoch = 0
-        self._last_mark = -1
+        self._sync_epoch = 0
+        self._peer_heights: dict[int, int] = {}
         self._peers = [i for i in range(len(context.addresses)) if i != index]
 
     @property
     def alive(self) -> bool:
-        return self.machine is not None
+        return self._alive
+
+    @property
+    def machine(self) -> ConsensusMachine | None:
+        return self.reactor.machine if self._alive else None
+
+    @property
+    def syncing(self) -> bool:
+        return self.reactor.syncing
 
     @property
     def height(self) -> int:
         """The last committed height."""
         return len(self.disk.chain)
 
+    @property
+    def torn_bytes_dropped(self) -> int:
+        return self.wal.torn_bytes_dropped
+
     # --- life cycle -------------------------------------------------------------------
 
     def start(self) -> None:
         """Start, or restart from the disk: WAL (torn tail dropped) and chain."""
         ctx = self.context
-        wal = decode_wal(bytes(self.disk.wal))
-        if wal.discarded:
-            self.torn_bytes_dropped += wal.discarded
-            del self.disk.wal[wal.valid_length :]
         self.app = KVApplication(self.disk, self.address)
-        self.machine = ConsensusMachine(
-            chain_id=ctx.chain_id,
-            validators=ctx.validators,
-            timeouts=ctx.timeouts,
-            height=self.height + 1,
-            private_key=self.key,
-            wal=wal.records,
-            last_block_hash=self.disk.chain[-1][0].hash if self.disk.chain else None,
-        )
+        self._alive = True
         self._epoch += 1
-        self._last_mark = -1
-        self._run(Started())
-        ctx.clock.call_later(ctx.gossip_interval, self._tick, self._epoch)
+        self.reactor.syncing = False
+        self._announce()
+        self._run(
+            self.reactor.start(
+                self.height + 1, self._head_hash(), self.wal.records(), ctx.clock.now
+            )
+        )
+        ctx.clock.call_later(ctx.tick_interval, self._tick, self._epoch, ctx.clock.now)
 
     def crash(self, torn: bool) -> None:
         """Stop now; with `torn`, leave half a record at the end of the WAL."""
-        if self.machine is None:
+        if not self._alive:
             return
-        self.machine = None
+        self._alive = False
         self.app = None
         self._epoch += 1
-        if torn:  # a record being appended when the power went: cut anywhere
-            rng = self.context.rng
-            claimed = rng.randint(1, 300)
-            frame = claimed.to_bytes(4, "big") + rng.randbytes(4 + claimed)
-            self.disk.wal += frame[: rng.randint(1, len(frame) - 1)]
+        if torn:
+            self.wal.tear(self.context.rng)
+
+    def _head_hash(self) -> bytes | None:
+        return self.disk.chain[-1][0].hash if self.disk.chain else None
 
     # --- inputs -----------------------------------------------------------------------
 
     def receive(self, src: int, message: object) -> None:
         """A message from node `src` arrived."""
-        if self.machine is None:
+        if not self._alive:
             return
+        now = self.context.clock.now
+        peer = self.context.addresses[src]
         if isinstance(message, Status):
-            self._on_status(src, message)
-        elif isinstance(message, Proposal):
-            self._run(ProposalReceived(message))
-        elif isinstance(message, Vote):
-            self._run(VoteReceived(message))
-        elif isinstance(message, Commit):
-            self._synced[message.certificate.height] = message
-            while self.machine is not None and self.machine.height in self._synced:
-                self._run(CommitReceived(self._synced.pop(self.machine.height)))
+            self._peer_heights[src] = message.height
+            self._run(self.reactor.on_peer_height(peer, message.height, now))
+        elif isinstance(message, GetCommits):
+            chain = self.disk.chain[message.start - 1 :][:SYNC_BATCH]
+            self._send(src, Commits(message.start, tuple(Commit(b, c) for b, c in chain)))
+        elif isinstance(message, Commits):
+            self._on_commits(message)
+        elif isinstance(message, Proposal | Vote | Commit):
+            self._run(self.reactor.on_message(peer, message, now))
 
     def _on_timer(self, epoch: int, timeout: Timeout) -> None:
-        if epoch == self._epoch and self.machine is not None:
-            self._run(TimeoutFired(timeout))
+        if epoch == self._epoch and self._alive:
+            self._run(self.reactor.on_local(TimeoutFired(timeout), self.context.clock.now))
 
-    def _tick(self, epoch: int) -> None:
-        if epoch != self._epoch or self.machine is None:
+    def _tick(self, epoch: int, announced: float) -> None:
+        if epoch != self._epoch or not self._alive:
             return
         ctx = self.context
-        if self.height == self._last_mark:
-            status = Status(self.machine.height, self.machine.round)
-            for peer in self._peers:
-                self._send(peer, status)
-        self._last_mark = self.height
-        ctx.clock.call_later(ctx.gossip_interval, self._tick, epoch)
+        if ctx.clock.now - announced >= ctx.status_interval:
+            self._announce()
+            announced = ctx.clock.now
+        peers = [ctx.addresses[i] for i in self._peers]
+        self._run(self.reactor.tick(peers, ctx.clock.now))
+        ctx.clock.call_later(ctx.tick_interval, self._tick, epoch, announced)
 
-    def _on_status(self, src: int, status: Status) -> None:
-        if status.height <= self.height:
-            for block, certificate in self.disk.chain[status.height - 1 :][:SYNC_BATCH]:
-                self._send(src, Commit(block, certificate))
-        elif status.height == self.height + 1:
-            peer = self.context.addresses[src]
-            self._run(CatchUpRequested(peer, status.height, status.round))
+    def _announce(self) -> None:
+        for peer in self._peers:
+            self._send(peer, Status(self.height))
 
-    # --- running the machine ------------------------------------------------------------
+    # --- carrying out commands ----------------------------------------------------------
 
-    def _run(self, first: Event) -> None:
-        """Feed `first` and every event its outputs cause here, in order."""
-        queue: deque[Event] = deque([first])
+    def _run(self, commands: list[Command]) -> None:
+        """Carry out `commands`, then feed the application's answers they produced."""
+        answers: deque[Event] = deque()
         try:
-            while queue and self.machine is not None:
-                outputs = self.machine.handle(queue.popleft(), self.context.clock.now)
-                for output in outputs:
-                    self._carry_out(output, queue)
-        except InvalidMessage:
-            self.invalid_messages += 1
-        except ConsensusHalted as exc:
-            self.halted = str(exc)
-            self.machine = None
-            self._epoch += 1
+            while self._alive:
+                for command in commands:
+                    self._carry_out(command, answers)
+                if not answers:
+                    break
+                commands = self.reactor.on_local(answers.popleft(), self.context.clock.now)
         except _Crashed:
             self.crash(torn=False)
             self.context.on_proposer_crash(self)
+        if self.reactor.halted is not None and self.halted is None:
+            self.halted = self.reactor.halted
+            self._alive = False
+            self._epoch += 1
 
-    def _carry_out(self, output: Output, queue: deque[Event]) -> None:
+    def _carry_out(self, command: Command, answers: deque[Event]) -> None:
         ctx = self.context
         app = self.app
         assert app is not None
-        match output:
+        match command:
             case PersistWal(record):
-                self.disk.wal += encode_wal_record(record)
+                self.wal.append(record)
             case Broadcast(message):
                 self._broadcast(message)
-                queue.append(
-                    ProposalReceived(message)
-                    if isinstance(message, Proposal)
-                    else VoteReceived(message)
-                )
             case SendTo(peer, message):
                 self._send(ctx.index_of[peer], message)
             case ScheduleTimeout(timeout):
                 ctx.clock.call_at(timeout.deadline, self._on_timer, self._epoch, timeout)
             case PrepareBlock(height, round):
-                queue.append(BlockPrepared(height, round, app.prepare_proposal(height, round)))
+                answers.append(BlockPrepared(height, round, app.prepare_proposal(height, round)))
             case ValidateBlock(height, block):
-                queue.append(ProposalValidated(height, block, app.validate_proposal(height, block)))
+                answers.append(
+                    ProposalValidated(height, block, app.validate_proposal(height, block))
+                )
             case CommitBlock(height, block, certificate):
                 app.commit(height, block, certificate)
                 self.commit_times.append(ctx.clock.now)
+                self._announce()
             case ReportEvidence(evidence):
                 self.evidence.append(evidence)
+            case SendCommit(peer, height):
+                if 1 <= height <= self.height:
+                    self.commits_sent += 1
+                    self._send(ctx.index_of[peer], Commit(*self.disk.chain[height - 1]))
+            case StartSync():
+                self._ask_commits()
+            case Penalize():
+                self.invalid_messages += 1
+
+    # --- block sync -------------------------------------------------------------------
+
+    def _ask_commits(self) -> None:
+        """Ask the peer announcing the highest height for the blocks after ours; give up
+        (and let the reactor go on) if no answer comes within `sync_timeout`."""
+        ctx = self.context
+        ahead = [p for p in self._peers if self._peer_heights.get(p, 0) > self.height]
+        self._sync_epoch += 1
+        if not ahead:
+            self._finish_sync()
+            return
+        best = max(ahead, key=lambda p: (self._peer_heights[p], -p))
+        self._send(best, GetCommits(self.height + 1))
+        ctx.clock.call_later(ctx.sync_timeout, self._sync_expired, self._epoch, self._sync_epoch)
+
+    def _sync_expired(self, epoch: int, sync_epoch: int) -> None:
+        if epoch == self._epoch and sync_epoch == self._sync_epoch and self.reactor.syncing:
+            self._finish_sync()
+
+    def _on_commits(self, answer: Commits) -> None:
+        if not self.reactor.syncing or answer.start != self.height + 1:
+            return
+        app = self.app
+        assert app is not None
+        applied = 0
+        for commit in answer.commits:
+            height, certificate = self.height + 1, commit.certificate
+            try:
+                if certificate.height != height or certificate.block_hash != commit.block.hash:
+                    break
+                verify_certificate(certificate, self.context.validators, self.chain_id)
+                check_kv_value(commit.block)
+            except InvalidMessage:
+                break
+            if not app.validate_proposal(height, commit.block):
+                break
+            app.commit(height, commit.block, certificate)
+            self.commit_times.append(self.context.clock.now)
+            applied += 1
+        if applied == SYNC_BATCH:
+            self._ask_commits()
+        else:
+            self._finish_sync()
+
+    def _finish_sync(self) -> None:
+        self._sync_epoch += 1
+        self._announce()
+        now = self.context.clock.now
+        wal = self.wal.records()
+        self._run(self.reactor.sync_finished(self.height + 1, self._head_hash(), wal, now))
+
+    # --- sending ----------------------------------------------------------------------
 
     def _broadcast(self, message: Proposal | Vote) -> None:
         outgoing: Sequence[tuple[int, Proposal | Vote]]
