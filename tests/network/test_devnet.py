@@ -5,8 +5,10 @@ from one address and syncs, and hostile peers that get banned while blocks keep 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
-from peerchain.core.consensus.messages import Vote, VoteKind, sign_vote
+from peerchain.core.consensus.messages import BlockValue, Proposal, Vote, VoteKind, sign_vote
+from peerchain.core.consensus.wire import decode_message as decode_consensus
 from peerchain.core.consensus.wire import encode_message as encode_consensus
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.p2p.identity import NodeKey, parse_address
@@ -289,3 +292,70 @@ def test_an_observer_whose_only_address_is_down_for_long_joins_when_it_returns(
         net.wait_for_height([OBSERVER], max(net.heights(VALIDATORS)), timeout=30)
     finally:
         net.close()
+
+
+def test_a_raw_peer_rewriting_proposal_bodies_does_not_stop_the_devnet(devnet: Devnet) -> None:
+    """A peer connected to every validator relays each proposal it gets from one of them
+    to the others at once, with the proposer's signature and a forged body."""
+    genesis = bytes.fromhex(devnet.rpc(0, "eth_getBlockByNumber", "0x0", False)["hash"][2:])
+    start = max(devnet.heights(VALIDATORS))
+
+    async def forge() -> tuple[int, int]:
+        links = [
+            await RawPeer.connect(
+                parse_address(devnet.nodes[i].p2p_address), hostile_key(f"rewriter {i}"),
+                CHAIN_ID, genesis,
+            )
+            for i in VALIDATORS
+        ]  # fmt: skip
+        forged = banned = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 40
+        pending = {asyncio.ensure_future(_next_messages(link)): i for i, link in enumerate(links)}
+        while pending and loop.time() < deadline:
+            done, _ = await asyncio.wait(pending, timeout=1.0, return_when="FIRST_COMPLETED")
+            for task in done:
+                i = pending.pop(task)
+                try:
+                    messages = task.result()
+                except (AssertionError, OSError, TimeoutError):
+                    banned += 1  # the node closed the link
+                    continue
+                for message in messages:
+                    if not (isinstance(message, Gossip) and message.channel == Channel.CONSENSUS):
+                        continue
+                    proposal = decode_consensus(message.payload)
+                    if isinstance(proposal, Proposal):
+                        data = proposal.block.data[:-1] + bytes([proposal.block.data[-1] ^ 1])
+                        fake = replace(proposal, block=BlockValue(proposal.block.hash, data))
+                        for j, other in enumerate(links):
+                            if j != i:
+                                with contextlib.suppress(OSError):
+                                    await other.send(
+                                        Gossip(Channel.CONSENSUS, encode_consensus(fake))
+                                    )
+                                forged += 1
+                pending[asyncio.ensure_future(links[i].read_messages(1))] = i
+            if max(devnet.heights(VALIDATORS)) >= start + 4 and forged:
+                break
+        for task in pending:
+            task.cancel()
+        for link in links:
+            link.close()
+        return forged, banned
+
+    forged, _ = asyncio.run(forge())
+    assert forged > 0
+    devnet.wait_for_height(VALIDATORS, start + 4, timeout=60)
+    devnet.assert_same_chain(VALIDATORS, start, min(devnet.heights(VALIDATORS)))
+
+
+async def _next_messages(link: RawPeer) -> list[Any]:
+    """The messages of the next chunk the node sends (AssertionError once it closes)."""
+    assert link.channel is not None
+    if link.leftover:
+        data, link.leftover = link.leftover, b""
+    else:
+        data = await asyncio.wait_for(link.reader.read(65536), 20)
+    assert data, "the node closed the link"
+    return list(link.channel.receive_data(data))
