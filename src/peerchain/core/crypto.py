@@ -26,6 +26,15 @@ def keccak256(data: bytes) -> bytes:
     return keccak(data)
 
 
+def checksum_address(address: bytes) -> str:
+    """EIP-55 mixed-case form of a 20-byte address."""
+    lower = address.hex()
+    digest = keccak256(lower.encode("ascii")).hex()
+    return "0x" + "".join(
+        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
+    )
+
+
 def public_key_to_address(public_key: bytes) -> bytes:
     """Return the 20-byte Ethereum address of a 65-byte uncompressed public key."""
     return keccak256(public_key[1:])[12:]

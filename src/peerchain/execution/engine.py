@@ -48,6 +48,7 @@ from peerchain.execution.convert import (
     receipts_from_evm,
 )
 from peerchain.execution.db import open_overlay
+from peerchain.execution.tracing.console import capturing as console_capturing
 from peerchain.execution.vm import FORKS
 
 MAX_EXTRA_DATA = 32
@@ -79,13 +80,15 @@ class ExecutedBlock:
     `changes` holds every store write (state trie nodes, header, body, receipts,
     canonical-chain records, tx lookups; None deletes) that makes this block the
     canonical head. `skipped` lists candidate transactions left out by
-    `build_block`, with the reason.
+    `build_block`, with the reason. `console` holds the lines its transactions printed
+    through Hardhat's console.log (built blocks only).
     """
 
     block: Block
     receipts: tuple[Receipt, ...]
     skipped: tuple[tuple[Transaction, str], ...]
     changes: dict[bytes, bytes | None]
+    console: tuple[str, ...] = ()
 
 
 class _Lru(Generic[K, V]):
@@ -224,7 +227,8 @@ class ExecutionEngine:
             )
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
-        vm = self._machine.building_vm(
+        console: list[str] = []
+        vm = console_capturing(self._machine.building_vm, console.append)(
             header=header,
             chaindb=chain.chaindb,
             chain_context=self._chain_context,
@@ -253,7 +257,7 @@ class ExecutionEngine:
         block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
         skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
         receipts = self._block_receipts(chain, evm_block.header, block)
-        return ExecutedBlock(block, receipts, skipped, dict(changes))
+        return ExecutedBlock(block, receipts, skipped, dict(changes), tuple(console))
 
     def check_body(self, block_rlp: bytes) -> BodyHeader:
         """Decode a block and check its body against its header, without executing it

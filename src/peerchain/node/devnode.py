@@ -24,6 +24,8 @@ from peerchain.node.ports import Clock
 from peerchain.node.view import CallRequest
 
 log = logging.getLogger(__name__)
+# console.log output of contracts, printed as Hardhat and Anvil print it
+console_log = logging.getLogger("peerchain.console")
 
 
 class UnknownAccount(PeerChainError):
@@ -92,6 +94,8 @@ class DevNode(ChainView):
         self.ledger.commit(executed)
         for tx, reason in executed.skipped:
             log.info("dropped transaction 0x%s: %s", tx.hash.hex(), reason)
+        for line in executed.console:
+            console_log.info("%s", line)
         self.mempool.remove([tx.hash for tx, _ in executed.skipped])
         self.mempool.on_new_block(
             [tx.hash for tx in executed.block.transactions], self.ledger.account_state

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
-from peerchain.core.crypto import keccak256
+from peerchain.core.crypto import checksum_address as checksum_address
 from peerchain.core.transactions import Transaction
 from peerchain.node.view import AccountProof, FeeHistory, SyncStatus
 
@@ -27,15 +27,6 @@ def data(value: bytes) -> str:
 
 def optional_data(value: bytes | None) -> str | None:
     return None if value is None else data(value)
-
-
-def checksum_address(address: bytes) -> str:
-    """EIP-55 mixed-case form of a 20-byte address."""
-    lower = address.hex()
-    digest = keccak256(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
-    )
 
 
 def format_header(header: Header) -> JsonObject:

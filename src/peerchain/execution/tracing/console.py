@@ -1,0 +1,145 @@
+"""Hardhat's console.log: calls to the console address decoded into text.
+
+Contracts that import hardhat/console.sol (or forge-std's console) make a static call to
+0x000000000000000000636F6e736F6c652e6c6f67 with the ABI-encoded arguments of one of
+console.sol's `log*` functions. The address has no code, so the call does nothing on
+chain; a dev node shows the text, as Hardhat and Anvil do. `capturing(vm_class, sink)`
+makes a VM class that hands each such call's text to `sink`; `decode_console_call`
+turns calldata into the line Hardhat prints (its util.format rules for %s, %d, %i, %o).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from eth.abc import ComputationAPI, MessageAPI
+
+from peerchain.core.crypto import checksum_address, keccak256
+
+CONSOLE_ADDRESS = bytes.fromhex("000000000000000000636F6e736F6c652e6c6f67")
+_COMBINED = ("uint256", "string", "bool", "address")
+_SINGLE = ("int256", "bytes", *(f"bytes{n}" for n in range(1, 33)))
+_NAMED = {
+    "logInt": "int256",
+    "logUint": "uint256",
+    "logString": "string",
+    "logBool": "bool",
+    "logAddress": "address",
+    "logBytes": "bytes",
+    **{f"logBytes{n}": f"bytes{n}" for n in range(1, 33)},
+}
+
+
+def _signatures() -> dict[bytes, tuple[str, ...]]:
+    """Selector -> argument types of every console.sol function, also in the old
+    spelling with `uint`/`int` that early console.sol versions hashed."""
+    forms: list[tuple[str, tuple[str, ...]]] = [("log", ())]
+    forms += [("log", (t,)) for t in (*_COMBINED, *_SINGLE)]
+    forms += [(name, (t,)) for name, t in _NAMED.items()]
+    for count in (2, 3, 4):
+        forms += [("log", combo) for combo in itertools.product(_COMBINED, repeat=count)]
+    table: dict[bytes, tuple[str, ...]] = {}
+    for name, types in forms:
+        for spelling in (types, tuple(re.sub(r"^(u?int)256$", r"\1", t) for t in types)):
+            selector = keccak256(f"{name}({','.join(spelling)})".encode())[:4]
+            table.setdefault(selector, types)
+    return table
+
+
+SIGNATURES = _signatures()
+
+
+def _word(data: bytes, offset: int) -> int:
+    if offset + 32 > len(data):
+        raise ValueError("calldata too short")
+    return int.from_bytes(data[offset : offset + 32], "big")
+
+
+def _value(kind: str, args: bytes, head: int) -> Any:
+    word = _word(args, head)
+    if kind == "uint256":
+        return word
+    if kind == "int256":
+        return word - 2**256 if word >= 2**255 else word
+    if kind == "bool":
+        return word != 0
+    if kind == "address":
+        return checksum_address((word % 2**160).to_bytes(20, "big"))
+    if kind in ("string", "bytes"):
+        length = _word(args, word)
+        if word + 32 + length > len(args):
+            raise ValueError("calldata too short")
+        raw = args[word + 32 : word + 32 + length]
+        return raw.decode("utf-8", errors="replace") if kind == "string" else "0x" + raw.hex()
+    size = int(kind.removeprefix("bytes"))
+    return "0x" + args[head : head + size].hex()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _format(values: list[Any]) -> str:
+    """Node's util.format, which Hardhat applies to the arguments."""
+    if not values or not isinstance(values[0], str) or "%" not in values[0]:
+        return " ".join(_text(v) for v in values)
+    rest = list(values[1:])
+
+    def substitute(match: re.Match[str]) -> str:
+        spec = match.group(1)
+        if spec == "%" or not rest:
+            return "%" if spec == "%" else match.group(0)
+        value = rest.pop(0)
+        if spec in "di" and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if spec in "di":
+            return "NaN"
+        return (
+            _text(value)
+            if spec in "sc"
+            else repr(value)
+            if isinstance(value, str)
+            else _text(value)
+        )
+
+    head = re.sub(r"%([sdioOjc%])", substitute, values[0])
+    return " ".join([head, *(_text(v) for v in rest)])
+
+
+def decode_console_call(data: bytes) -> str | None:
+    """The line Hardhat prints for console calldata, or None if it is not a console call."""
+    types = SIGNATURES.get(data[:4])
+    if types is None:
+        return None
+    args = data[4:]
+    try:
+        values = [_value(kind, args, 32 * i) for i, kind in enumerate(types)]
+    except ValueError:
+        return None
+    return _format(values)
+
+
+def capturing(vm_class: Any, sink: Callable[[str], None]) -> Any:
+    """`vm_class` with every console.log call's text handed to `sink` as it runs."""
+    state_class = vm_class.get_state_class()
+    base: Any = state_class.computation_class
+
+    def generate_child_computation(self: Any, child_msg: MessageAPI) -> ComputationAPI:
+        if child_msg.code_address == CONSOLE_ADDRESS:
+            text = decode_console_call(bytes(child_msg.data))
+            if text is not None:
+                sink(text)
+        child: ComputationAPI = base.generate_child_computation(self, child_msg)
+        return child
+
+    computation = type(
+        f"Console{base.__name__}",
+        (base,),
+        {"generate_child_computation": generate_child_computation},
+    )
+    return vm_class.configure(_state_class=state_class.configure(computation_class=computation))

@@ -1,0 +1,13 @@
+# pragma version ^0.4.0
+# Prints through Hardhat's console.log, as a contract importing console.sol does.
+
+CONSOLE: constant(address) = 0x000000000000000000636F6e736F6c652e6c6f67
+
+
+@external
+def greet(amount: uint256):
+    raw_call(
+        CONSOLE,
+        abi_encode("sent %d wei to", amount, msg.sender, method_id=method_id("log(string,uint256,address)")),
+        is_static_call=True,
+    )
