@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev devnet test test-slow test-browser lint typecheck bench bench-dev clean
+.PHONY: install dev devnet test test-slow test-browser lint typecheck solc bench bench-dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/mypy --strict tests/rpc/fake_view.py
 
-test: lint typecheck
+# solc-js (npm) for Solidity in `peerchain compile/deploy` and its tests; a solc on PATH
+# is used first when there is one.
+SOLCJS := .solc/node_modules/solc/soljson.js
+$(SOLCJS):
+	npm install --silent --no-audit --no-fund --prefix .solc solc@0.8.30
+
+solc: $(SOLCJS)
+
+test: lint typecheck $(SOLCJS)
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP)
@@ -49,4 +57,4 @@ bench-dev: $(STAMP)
 	$(BIN)/python benchmarks/dev_throughput.py -n $(or $(N),1000) --ganache .bench
 
 clean:
-	rm -rf $(VENV) .peerchain .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .peerchain .solc .pytest_cache .mypy_cache .ruff_cache

@@ -23,7 +23,8 @@ DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 @pytest.fixture(scope="module")
 def token_artifacts() -> tuple[list[dict[str, Any]], bytes]:
-    return compile_vyper(TOKEN)
+    compiled = compile_vyper(TOKEN)
+    return compiled.abi, compiled.bytecode
 
 
 def deploy_token(w3: Web3, artifacts: tuple[list[dict[str, Any]], bytes]) -> Any:

@@ -10,7 +10,7 @@ import click
 
 from peerchain.cli.abi import constructor_types, decode_outputs, encode_arguments, encode_call
 from peerchain.cli.accounts import keystore_option, password_file_option, read_password
-from peerchain.cli.contracts import compile_vyper
+from peerchain.cli.contracts import compile_contract, evm_version_option
 from peerchain.cli.rpcclient import RpcClient
 from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.keystore import list_key_files, load_key_file
@@ -171,6 +171,8 @@ def call(
 @click.option("--value", default="0", callback=lambda c, p, v: parse_value(v))
 @keystore_option
 @password_file_option
+@evm_version_option
+@click.option("--contract", help="Which contract of a .sol file (default: the file's only one).")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("args", nargs=-1)
 def deploy(
@@ -179,12 +181,14 @@ def deploy(
     value: int,
     keystore: Path,
     password_file: Path | None,
+    evm_version: str,
+    contract: str | None,
     source: Path,
     args: tuple[str, ...],
 ) -> None:
-    """Compile a Vyper contract SOURCE and deploy it with constructor ARGS."""
-    abi, bytecode = compile_vyper(source)
-    init_code = bytecode + encode_arguments(constructor_types(abi), list(args))
+    """Compile a Vyper (.vy) or Solidity (.sol) SOURCE and deploy it with constructor ARGS."""
+    compiled = compile_contract(source, contract, evm_version)
+    init_code = compiled.bytecode + encode_arguments(constructor_types(compiled.abi), list(args))
     receipt = _submit(RpcClient(rpc), sender, None, value, init_code, keystore, password_file)
     if receipt.get("status") != "0x1":
         raise click.ClickException(f"deployment reverted in block {receipt.get('blockNumber')}")

@@ -10,6 +10,7 @@ import click
 from peerchain import __version__
 from peerchain.cli.accounts import account
 from peerchain.cli.client import call, deploy, send, status
+from peerchain.cli.contracts import compile_command
 from peerchain.cli.dev import dev
 from peerchain.cli.devnet import devnet
 from peerchain.cli.init import init
@@ -32,7 +33,7 @@ def cli(log_level: str) -> None:
     )
 
 
-for command in (dev, devnet, init, node, account, send, call, deploy, status):
+for command in (dev, devnet, init, node, account, send, call, compile_command, deploy, status):
     cli.add_command(command)
 
 
