@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict tests/rpc/fake_view.py
 
 # solc-js (npm) for Solidity in `peerchain compile/deploy` and its tests; a solc on PATH
-# is used first when there is one.
+# is used first when there is one. Same version as SOLCJS_PACKAGE in cli/solidity.py.
 SOLCJS := .solc/node_modules/solc/soljson.js
 $(SOLCJS):
 	npm install --silent --no-audit --no-fund --prefix .solc solc@0.8.30
