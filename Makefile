@@ -40,7 +40,7 @@ solc: $(SOLCJS)
 test: lint typecheck $(SOLCJS)
 	$(BIN)/pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(STAMP) $(SOLCJS)
 	$(BIN)/pytest -q -m slow
 
 # The explorer in a real browser: installs Debian's chromium when it is missing.
