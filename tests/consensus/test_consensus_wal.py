@@ -74,3 +74,22 @@ def test_an_intact_frame_holding_no_record_is_corruption() -> None:
     bad = struct.pack(">II", len(payload), zlib.crc32(payload)) + payload
     with pytest.raises(WalCorrupted):
         decode_wal(LOG + bad)
+
+
+@pytest.mark.parametrize("record", range(len(RECORDS) - 1))
+def test_a_damaged_record_followed_by_intact_ones_is_corruption_not_a_torn_tail(
+    record: int,
+) -> None:
+    start = sum(len(f) for f in FRAMES[:record])
+    for offset in (0, 5, len(FRAMES[record]) - 1):  # length field, checksum, payload
+        damaged = bytearray(LOG)
+        damaged[start + offset] ^= 0x01
+        with pytest.raises(WalCorrupted, match="intact records follow it"):
+            decode_wal(bytes(damaged))
+
+
+def test_a_torn_last_record_after_damage_free_records_is_still_dropped() -> None:
+    torn = LOG + FRAMES[0][: len(FRAMES[0]) // 2]
+    contents = decode_wal(torn)
+    assert contents.records == tuple(RECORDS)
+    assert contents.discarded == len(FRAMES[0]) // 2

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
+import lmdb
 import pytest
 
-from peerchain.drivers.storage import LmdbStore
+from peerchain.core.crypto import keccak256
+from peerchain.core.faults import LocalFaultError, os_fault
+from peerchain.drivers.storage import CHECKED, HASHED, LmdbStore
 from peerchain.node.ports import StorageError
 
 
@@ -39,3 +44,70 @@ def test_corrupt_database_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     (path / "data.mdb").write_bytes(b"\xde\xad\xbe\xef" * 4096)
     with pytest.raises(StorageError, match="cannot open chain database"):
         LmdbStore(path)
+
+
+def test_a_damaged_value_is_a_local_fault_naming_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "chain"
+    store = LmdbStore(path)
+    store.write({b"block-number-to-hash:7": b"\x11" * 32})
+    store.close()
+    data = path / "data.mdb"
+    content = bytearray(data.read_bytes())
+    at = content.find(b"\x11" * 32)
+    while at >= 0:  # LMDB may keep a stale copy of the page too
+        content[at + 3] ^= 0x10
+        at = content.find(b"\x11" * 32, at + 1)
+    data.write_bytes(bytes(content))
+    store = LmdbStore(path)
+    with pytest.raises(LocalFaultError, match="state record block-number-to-hash:7 fails its"):
+        store.get(b"block-number-to-hash:7")
+    fault = store.faults.current
+    assert fault is not None and fault.cause == "corrupted data" and fault.path == str(data)
+    store.close()
+
+
+def test_content_addressed_records_are_verified_when_written(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "chain")
+    node = b"a trie node"
+    store.write({keccak256(node): node, b"\x01" * 32: b"not its hash"})
+    kinds = {key: value for key, value in store.raw_frames("state")}
+    assert kinds[keccak256(node)][0] == HASHED
+    assert kinds[b"\x01" * 32][0] == CHECKED
+    assert store.get(keccak256(node)) == node
+    store.close()
+
+
+def test_a_store_without_checksums_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "chain"
+    env = lmdb.open(str(path), max_dbs=4)
+    with env.begin(write=True, db=env.open_db(b"state")) as txn:
+        txn.put(b"k", b"unframed value")
+    env.close()
+    with pytest.raises(StorageError, match="older PeerChain without checksums"):
+        LmdbStore(path)
+
+
+def test_a_failed_write_names_its_cause(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "chain", map_size=1 << 20)
+    with pytest.raises(LocalFaultError) as raised:
+        store.write({b"big": b"x" * (2 << 20)})
+    assert raised.value.fault.cause == "no space left on device"
+    assert store.faults.current == raised.value.fault
+    store.close()
+
+
+@pytest.mark.parametrize(
+    ("code", "cause", "action"),
+    [
+        (errno.ENOSPC, "no space left on device", "free space"),
+        (errno.EACCES, "permission denied", "write access"),
+        (errno.EROFS, "read-only file system", "write access"),
+        (errno.EIO, "I/O error", "check the disk"),
+    ],
+)
+def test_os_errors_become_one_line_faults(code: int, cause: str, action: str) -> None:
+    fault = os_fault(OSError(code, os.strerror(code)), "appending to the WAL", "/d/consensus.wal")
+    assert fault.cause == cause
+    line = fault.line()
+    assert line.startswith(f"local fault: {cause}: appending to the WAL (/d/consensus.wal); ")
+    assert action in line and "\n" not in line

@@ -13,6 +13,7 @@ from peerchain.core.errors import (
     PeerChainError,
     ReplacementUnderpriced,
 )
+from peerchain.core.faults import LocalFaultError, corrupted
 from peerchain.node.view import ExecutionFailed, ExecutionReverted, UnknownBlock
 from peerchain.rpc.errors import (
     EXECUTION_REVERTED,
@@ -121,3 +122,12 @@ def test_rpc_errors_pass_through() -> None:
     error = RpcError(-32602, "bad", {"x": 1})
     assert to_rpc_error(error) is error
     assert error.to_json() == {"code": -32602, "message": "bad", "data": {"x": 1}}
+
+
+def test_local_faults_are_internal_errors_that_say_what_and_what_to_do() -> None:
+    fault = corrupted("state record 0xabcd fails its checksum", "/data/chain/data.mdb")
+    error = to_rpc_error(LocalFaultError(fault)).to_json()
+    assert error["code"] == INTERNAL_ERROR
+    assert error["message"] == fault.line()
+    assert error["message"].startswith("local fault: corrupted data: state record 0xabcd")
+    assert "resync from peers" in error["message"]

@@ -16,6 +16,7 @@ from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
+from peerchain.node.integrity import check_head
 from peerchain.node.ledger import Ledger
 from peerchain.rpc.server import RpcConfig, serve
 
@@ -93,6 +94,7 @@ async def _run(
     store = LmdbStore(datadir / "chain")
     try:
         ledger = Ledger(store, genesis)
+        check_head(ledger, certified=False)
         node = DevNode(
             ledger,
             SystemClock(),

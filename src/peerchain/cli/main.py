@@ -11,6 +11,7 @@ from peerchain import __version__
 from peerchain.cli.accounts import account
 from peerchain.cli.client import call, deploy, send, status
 from peerchain.cli.contracts import compile_command
+from peerchain.cli.db import db
 from peerchain.cli.dev import dev
 from peerchain.cli.devnet import devnet
 from peerchain.cli.init import init
@@ -33,7 +34,7 @@ def cli(log_level: str) -> None:
     )
 
 
-for command in (dev, devnet, init, node, account, send, call, compile_command, deploy, status):
+for command in (dev, devnet, init, node, account, db, send, call, compile_command, deploy, status):
     cli.add_command(command)
 
 

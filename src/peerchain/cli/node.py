@@ -23,6 +23,7 @@ from peerchain.drivers.net import (
 from peerchain.drivers.storage import LmdbStore
 from peerchain.drivers.wal import WalFile
 from peerchain.explorer import STATIC_DIR
+from peerchain.node.integrity import check_head
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, NetworkConfig
 from peerchain.node.validator import ConsensusNode
@@ -54,6 +55,7 @@ async def run_node(config: NodeConfig) -> None:
     store = LmdbStore(config.datadir / "chain")
     try:
         ledger = Ledger(store, genesis)
+        check_head(ledger, certified=True)
         identity = load_or_create_node_key(config.datadir / "node.key")
         transport = TcpTransport(
             identity,

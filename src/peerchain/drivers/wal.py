@@ -8,14 +8,16 @@ from pathlib import Path
 
 from peerchain.core.consensus.wal import WalRecord, decode_wal, encode_wal_record
 from peerchain.core.errors import DecodeError
+from peerchain.core.faults import LocalFaultError, os_fault
 from peerchain.node.ports import StorageError
 
 log = logging.getLogger(__name__)
 
 
 class WalFile:
-    """A `ConsensusWal` in one file. Opening drops a torn tail (truncating the file);
-    a damaged intact frame raises StorageError rather than being trusted."""
+    """A `ConsensusWal` in one file. Opening drops a torn tail (truncating the file) and
+    refuses, with StorageError, a file damaged anywhere else. A failed append, fsync or
+    prune raises LocalFaultError naming the cause (no space left, permission, I/O)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -24,7 +26,10 @@ class WalFile:
             data = path.read_bytes() if path.exists() else b""
             contents = decode_wal(data)
         except DecodeError as exc:
-            raise StorageError(f"consensus WAL {path} is damaged: {exc}") from exc
+            raise StorageError(
+                f"consensus WAL {path} is damaged: {exc}; the validator's last-signed "
+                "record still prevents double signing: move the WAL aside and restart"
+            ) from exc
         except OSError as exc:
             raise StorageError(f"cannot read consensus WAL {path}: {exc}") from exc
         self._records = list(contents.records)
@@ -49,7 +54,8 @@ class WalFile:
                 written += os.write(self._fd, frame[written:])
             os.fsync(self._fd)
         except OSError as exc:
-            raise StorageError(f"cannot append to consensus WAL {self.path}: {exc}") from exc
+            fault = os_fault(exc, "appending to the consensus WAL", str(self.path))
+            raise LocalFaultError(fault) from exc
         self._records.append(record)
 
     def prune(self, below_height: int) -> None:
@@ -72,7 +78,8 @@ class WalFile:
             self._fd = os.open(self.path, os.O_RDWR)
             os.lseek(self._fd, 0, os.SEEK_END)
         except OSError as exc:
-            raise StorageError(f"cannot prune consensus WAL {self.path}: {exc}") from exc
+            fault = os_fault(exc, "pruning the consensus WAL", str(self.path))
+            raise LocalFaultError(fault) from exc
         self._records = kept
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from eth.abc import AccountDatabaseAPI, BlockAPI, BlockHeaderAPI, StateAPI
 from eth.chains.base import Chain
@@ -28,11 +28,14 @@ from eth.exceptions import (
 )
 from eth.rlp.sedes import chain_gaps
 from eth.vm.chain_context import ChainContext
+from eth.vm.interrupt import EVMMissingData
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
+from trie.exceptions import MissingTrieNode
 
 from peerchain.core.blocks import Block, Header, Receipt, TxLocation
 from peerchain.core.errors import DecodeError, PeerChainError
+from peerchain.core.faults import FaultLatch, corrupted
 from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
 from peerchain.core.queries import AccountProof, CallRequest
@@ -63,6 +66,8 @@ _CACHE_SIZE = 256
 
 K = TypeVar("K")
 V = TypeVar("V")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class InvalidBlock(PeerChainError):
@@ -109,10 +114,31 @@ class _Lru(Generic[K, V]):
         return value
 
 
-class ExecutionEngine:
-    """py-evm behind plain values. Reads through `reader`; never writes to it."""
+def _missing_is_fault(
+    method: Callable[Concatenate[ExecutionEngine, P], R],
+) -> Callable[Concatenate[ExecutionEngine, P], R]:
+    """Every block and state is kept, so a trie node or code that py-evm misses under a
+    stored root is damaged data: a local fault (LocalFaultError), not a missing answer."""
 
-    def __init__(self, reader: KeyValueReader, genesis: Genesis) -> None:
+    def wrapper(self: ExecutionEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(self, *args, **kwargs)
+        except (EVMMissingData, MissingTrieNode) as exc:
+            detail = f"a record under a stored root is missing ({_reason(exc, 160)})"
+            raise self.faults.raise_fault(corrupted(detail)) from exc
+
+    wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
+    return wrapper
+
+
+class ExecutionEngine:
+    """py-evm behind plain values. Reads through `reader`; never writes to it.
+    Missing records under stored roots are reported to `faults` (LocalFaultError)."""
+
+    def __init__(
+        self, reader: KeyValueReader, genesis: Genesis, faults: FaultLatch | None = None
+    ) -> None:
+        self.faults = faults if faults is not None else FaultLatch()
         self._reader = reader
         self._genesis = genesis
         self._machine = FORKS[genesis.fork]
@@ -187,6 +213,7 @@ class ExecutionEngine:
             ) from None
 
     # --- building and importing ---------------------------------------------------
+    @_missing_is_fault
     def build_block(
         self,
         parent: Header,
@@ -264,6 +291,7 @@ class ExecutionEngine:
         (see `bodies`). Raises InvalidBody."""
         return check_body(self._vm.get_block_class(), block_rlp)
 
+    @_missing_is_fault
     def execute_block(self, block_rlp: bytes) -> ExecutedBlock:
         """Import a block received from elsewhere: decode, execute, validate.
 
@@ -365,11 +393,14 @@ class ExecutionEngine:
             return None
         return TxLocation(block_hash=block_hash, block_number=number, index=index)
 
+    @_missing_is_fault
     def _read_block(self, chain: Chain, header: BlockHeaderAPI) -> Block:
         try:
             evm_block = chain.get_block_by_header(header)
         except BlockNotFound as exc:
-            raise InvalidBlock(f"block body of 0x{header.hash.hex()} is missing") from exc
+            number, block_hash = header.block_number, header.hash.hex()
+            detail = f"the body of stored block {number} 0x{block_hash} is missing"
+            raise self.faults.raise_fault(corrupted(detail)) from exc
         return self._to_block(evm_block, self._decode_transactions(evm_block))
 
     def _decode_transactions(self, evm_block: BlockAPI) -> tuple[Transaction, ...]:
@@ -408,24 +439,30 @@ class ExecutionEngine:
         accounts: AccountDatabaseAPI = account_db_class(db, Hash32(header.state_root))
         return accounts
 
+    @_missing_is_fault
     def get_balance(self, address: bytes, header: Header) -> int:
         return self._accounts(header).get_balance(Address(address))
 
+    @_missing_is_fault
     def get_nonce(self, address: bytes, header: Header) -> int:
         return self._accounts(header).get_nonce(Address(address))
 
+    @_missing_is_fault
     def get_code(self, address: bytes, header: Header) -> bytes:
         return bytes(self._accounts(header).get_code(Address(address)))
 
+    @_missing_is_fault
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
         """The 32-byte value of a storage slot."""
         return self._accounts(header).get_storage(Address(address), slot).to_bytes(32, "big")
 
+    @_missing_is_fault
     def get_proof(self, address: bytes, slots: Sequence[int], header: Header) -> AccountProof:
         """Account and storage-slot values at `header` with their Merkle proofs."""
         chain, _ = self._open()
         return proofs.account_proof(chain.chaindb.db, header.state_root, address, slots)
 
+    @_missing_is_fault
     def call(self, request: CallRequest, header: Header) -> bytes:
         """Output of `request` run on `header`'s state.
 
@@ -433,6 +470,7 @@ class ExecutionEngine:
         state, gas_cap = self._call_state(request, header)
         return calls.call(state, self._vm.get_transaction_builder(), request, gas_cap)
 
+    @_missing_is_fault
     def estimate_gas(self, request: CallRequest, header: Header) -> int:
         """Least gas limit with which `request` succeeds on `header`'s state.
 

@@ -16,7 +16,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from peerchain.core.blocks import Block
-from peerchain.core.chainvalue import decode_chain_value, encode_chain_value, parent_link
+from peerchain.core.chainvalue import (
+    decode_chain_value,
+    encode_chain_value,
+    parent_link,
+)
 from peerchain.core.consensus.certificate import (
     CommitCertificate,
     decode_certificate,
@@ -27,6 +31,7 @@ from peerchain.core.consensus.messages import BlockValue, InvalidMessage
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
+from peerchain.core.faults import RESYNC, LocalFault
 from peerchain.core.mempool import Mempool
 from peerchain.execution.bodies import InvalidBody
 from peerchain.execution.engine import ExecutedBlock, InvalidBlock
@@ -163,7 +168,9 @@ class ChainApplication:
         return True
 
     def commit(self, height: int, block: BlockValue, certificate: CommitCertificate) -> None:
-        executed = self._executed.get(block.hash) or self._check(height, block, None)
+        """Persist a decided block. Raises LocalFaultError if this node cannot execute it
+        (more than 2/3 of the power decided it: our own state must be wrong)."""
+        executed = self._executed.get(block.hash) or self._check_certified(height, block, None)
         value = decode_chain_value(block.data)
         meta = {certificate_key(height): encode_certificate(certificate)}
         if value.parent_certificate is not None:
@@ -179,17 +186,39 @@ class ChainApplication:
     # --- block sync ---------------------------------------------------------------------
     def apply_synced(self, height: int, block: BlockValue, certificate: CommitCertificate) -> bool:
         """Check a block fetched from a peer against its certificate and commit it.
-        False if the block or certificate is invalid."""
+
+        False if the certificate is invalid or the bytes are not the certified block (the
+        peer's fault). A certified block that this node cannot execute is this node's
+        fault, not the peer's: that raises LocalFaultError (see `_check_certified`)."""
         try:
             if certificate.height != height or certificate.block_hash != block.hash:
                 raise InvalidMessage("certificate is for another block")
             verify_certificate(certificate, self.validators, self.ledger.chain_id)
-            self._check(height, block, certificate)
+            self.check_value(block)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             log.warning("rejecting synced block %d: %s", height, exc)
             return False
+        self._check_certified(height, block, certificate)
         self.commit(height, block, certificate)
         return True
+
+    def _check_certified(
+        self, height: int, block: BlockValue, certificate: CommitCertificate | None
+    ) -> ExecutedBlock:
+        """`_check` a block that more than 2/3 of the voting power decided. If it fails,
+        honest validators cannot all be wrong: our own state or code is, so this is a
+        local fault (the node halts and offers a resync) and no peer is blamed."""
+        try:
+            return self._check(height, block, certificate)
+        except (InvalidBlock, InvalidMessage, DecodeError) as exc:
+            raise self.ledger.faults.raise_fault(
+                LocalFault(
+                    "state disagrees with the network",
+                    f"block {height} 0x{block.hash.hex()[:16]}, decided by more than 2/3 of "
+                    f"the voting power, fails here: {exc}",
+                    RESYNC,
+                )
+            ) from exc
 
     # --- checks ---------------------------------------------------------------------------
     def _check(

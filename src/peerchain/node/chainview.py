@@ -23,6 +23,7 @@ from peerchain.node.view import (
     BlockSelector,
     CallRequest,
     FeeHistory,
+    LocalFault,
     LogFilter,
     SubscriptionKind,
     SyncStatus,
@@ -63,6 +64,9 @@ class ChainView:
 
     def syncing(self) -> SyncStatus | None:
         return None
+
+    def fault(self) -> LocalFault | None:
+        return self.ledger.faults.current
 
     # --- blocks ---------------------------------------------------------------
     def block_number(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from peerchain.core.blocks import Block, Header, Log, Receipt
 from peerchain.core.bloom import bloom_matches, log_matches
+from peerchain.core.faults import corrupted
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import Genesis
 from peerchain.core.mempool import AccountState
@@ -28,8 +29,9 @@ class Ledger:
 
     def __init__(self, store: ChainStore, genesis: Genesis) -> None:
         self.store = store
+        self.faults = store.faults
         self.genesis = genesis
-        self.engine = ExecutionEngine(store, genesis)
+        self.engine = ExecutionEngine(store, genesis, store.faults)
         chain_id = genesis.chain_id.to_bytes(32, "big")
         stored = store.get_meta(GENESIS_KEY)
         if stored is None:
@@ -78,7 +80,12 @@ class Ledger:
     def block_by_number(self, number: int) -> Block | None:
         if number < 0 or number > self._head.number:
             return None
-        return self.engine.get_block_by_number(number)
+        block = self.engine.get_block_by_number(number)
+        if block is None:
+            raise self.faults.raise_fault(
+                corrupted(f"canonical block {number} is missing (head is {self._head.number})")
+            )
+        return block
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
         block = self.engine.get_block_by_hash(block_hash)

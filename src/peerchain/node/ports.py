@@ -10,6 +10,7 @@ from typing import Protocol
 
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.errors import PeerChainError
+from peerchain.core.faults import FaultLatch
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Hello, Message
 from peerchain.core.p2p.peerbook import Direction
@@ -30,7 +31,12 @@ class ChainStore(Protocol):
     bodies, receipts, lookups) and `meta` for the node's own (genesis hash,
     commit certificates, dev snapshots). `write` applies both batches in one atomic
     transaction: after a crash either all of it is there or none of it.
+
+    Reads of damaged records and failed writes raise `LocalFaultError` and report the
+    fault to `faults`, the node's latch.
     """
+
+    faults: FaultLatch
 
     def get(self, key: bytes) -> bytes | None:
         """Read a key of the state key space."""

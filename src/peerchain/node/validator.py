@@ -50,6 +50,7 @@ from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.errors import DecodeError, InvalidTransaction
+from peerchain.core.faults import LocalFault, LocalFaultError
 from peerchain.core.genesis import ZERO_ADDRESS, ConsensusTimeouts
 from peerchain.core.mempool import Mempool
 from peerchain.core.p2p.gossip import Relay
@@ -127,6 +128,7 @@ class ConsensusNode(ChainView):
         self._checked: tuple[bytes, ConsensusMessage] | None = None
         self._halt_logged = False
         self.on_sync_progress: Callable[[int, int], None] | None = None
+        self.ledger.faults.on_fault(self._on_fault)
 
     @property
     def machine(self) -> ConsensusMachine:
@@ -172,6 +174,14 @@ class ConsensusNode(ChainView):
         self.wal.prune(head.number + 1)
         return head.number + 1, head.hash, list(self.wal.records())
 
+    def _on_fault(self, fault: LocalFault) -> None:
+        """Fail-stop: a local fault ends signing, block making and block sync at once;
+        JSON-RPC keeps answering what is not damaged and reports the fault."""
+        log.critical("%s", fault.line())
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     # --- the event loop -------------------------------------------------------------------
     def _post(self, event: Event) -> None:
         self._local.append(event)
@@ -181,6 +191,11 @@ class ConsensusNode(ChainView):
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self.ledger.faults.current is not None:  # stopped: nothing is handled
+                self._local.clear()
+                self._inbox.clear()
+                self._inbox_counts.clear()
+                continue
             for _ in range(BATCH):
                 if self._local:
                     commands = self.reactor.on_local(self._local.popleft(), self.clock.now())
@@ -204,9 +219,13 @@ class ConsensusNode(ChainView):
             self._execute(self.reactor.tick(self.network.peer_ids(), self.clock.now()))
 
     def _execute(self, commands: list[Command]) -> None:
+        if self.ledger.faults.current is not None:
+            return
         try:
             for command in commands:
                 self._carry_out(command)
+        except LocalFaultError as exc:
+            self.ledger.faults.report(exc.fault)  # our own fault: stop, say so
         except Exception:
             # A command that could not be carried out (a failed WAL write, a build error)
             # was cut short before anything after it left; the loop must live on, and
@@ -355,6 +374,8 @@ class ConsensusNode(ChainView):
         try:
             reached = await self.network.sync(start, self._apply_synced)
             log.info("block sync reached %d", reached)
+        except LocalFaultError as exc:
+            self.ledger.faults.report(exc.fault)  # our fault: no peer is blamed
         except Exception:
             log.exception("block sync failed")
         finally:
@@ -397,6 +418,7 @@ class ConsensusNode(ChainView):
 
     def consensus_state(self) -> ConsensusState:
         machine = self.machine
+        fault = self.ledger.faults.current
         return ConsensusState(
             height=machine.height,
             round=machine.round,
@@ -404,8 +426,9 @@ class ConsensusNode(ChainView):
             locked_round=machine.locked_round,
             valid_round=machine.valid_round,
             proposer=self.validators.proposer(machine.height, machine.round),
-            halted=machine.halted,
+            halted=machine.halted or (fault.line() if fault is not None else None),
             syncing=self.reactor.syncing,
+            fault=fault,
         )
 
     def commit_certificate(self, height: int) -> CommitCertificate | None:

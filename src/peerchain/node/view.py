@@ -4,7 +4,9 @@
 hashes are raw bytes; block selectors are resolved by `resolve_block`.
 Methods raise `peerchain.core.errors.PeerChainError` subclasses for bad input
 (`InvalidTransaction` for rejected transactions, `ExecutionReverted` for calls
-that revert, `UnknownBlock` for selectors that match nothing).
+that revert, `UnknownBlock` for selectors that match nothing), and `LocalFaultError`
+when the node's own data or disk failed (a damaged record, a full disk): `fault()`
+then reports what stopped the node.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from typing import Any, Literal, Protocol
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.consensus.certificate import CommitCertificate
 from peerchain.core.errors import PeerChainError
+
+# A fault of the node's own disk or data (see core.faults); re-exported here.
+from peerchain.core.faults import LocalFault as LocalFault
+from peerchain.core.faults import LocalFaultError as LocalFaultError
 
 # Defined in core (the execution layer raises and returns them); re-exported here.
 from peerchain.core.queries import AccountProof as AccountProof
@@ -101,6 +107,7 @@ class ConsensusState:
     proposer: bytes
     halted: str | None
     syncing: bool
+    fault: LocalFault | None = None
 
 
 class NetworkView(Protocol):
@@ -126,6 +133,11 @@ class NodeView(Protocol):
     def client_version(self) -> str: ...
     def peer_count(self) -> int: ...
     def syncing(self) -> SyncStatus | None: ...
+    def fault(self) -> LocalFault | None:
+        """The local fault that stopped this node (it no longer signs, makes blocks or
+        serves the damaged data; `LocalFault.line()` says what and what to do), or None
+        while it is healthy. For health and readiness checks."""
+        ...
 
     # --- blocks and transactions -------------------------------------------
     def block_number(self) -> int: ...

@@ -2,8 +2,9 @@
 
 `RpcError` is what a handler raises to answer with a JSON-RPC error. `to_rpc_error`
 maps everything else: `PeerChainError` subclasses get the codes and messages geth
-gives, and any other exception becomes a bare -32603 (logged with its traceback
-here, never sent to the client).
+gives, a `LocalFaultError` (the node's own damaged data or failed disk) is -32603 with
+the fault's one-line message, and any other exception becomes a bare -32603 (logged
+with its traceback here, never sent to the client).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from typing import Any
 
 from peerchain.core.errors import PeerChainError
-from peerchain.node.view import ExecutionReverted, UnknownBlock
+from peerchain.node.view import ExecutionReverted, LocalFaultError, UnknownBlock
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,10 @@ def to_rpc_error(exc: BaseException) -> RpcError:
         return exc
     if isinstance(exc, ExecutionReverted):
         return reverted_error(exc.data)
+    if isinstance(exc, LocalFaultError):
+        # The node's own data or disk failed: not the client's fault, and the one line
+        # tells the client (and the operator in the log) what is wrong and what to do.
+        return RpcError(INTERNAL_ERROR, exc.fault.line())
     if isinstance(exc, UnknownBlock):
         return server_error(str(exc) or "header not found")
     if isinstance(exc, PeerChainError):

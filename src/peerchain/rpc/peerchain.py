@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from peerchain.core.consensus.certificate import CommitCertificate, certificate_hash
-from peerchain.node.view import NetworkView, PeerInfo
+from peerchain.node.view import LocalFault, NetworkView, PeerInfo
 from peerchain.rpc.dispatch import CallContext, Method, Params
 from peerchain.rpc.encoding import parse_data, parse_uint
 from peerchain.rpc.server import RpcServer, dispatcher_of
@@ -26,6 +26,17 @@ def peer_json(peer: PeerInfo) -> dict[str, Any]:
         "height": None if peer.height is None else quantity(peer.height),
         "banned": peer.banned,
         "bannedUntil": peer.banned_until,
+    }
+
+
+def fault_json(fault: LocalFault) -> dict[str, Any]:
+    """A local fault as `peerchain_consensusState` (and health checks) show it."""
+    return {
+        "cause": fault.cause,
+        "detail": fault.detail,
+        "path": fault.path,
+        "action": fault.action,
+        "message": fault.line(),
     }
 
 
@@ -63,6 +74,7 @@ def network_methods(node: NetworkView) -> dict[str, Method]:
             "proposer": _data(state.proposer),
             "halted": state.halted,
             "syncing": state.syncing,
+            "fault": None if state.fault is None else fault_json(state.fault),
         }
 
     def get_commit(p: Params, ctx: CallContext) -> dict[str, Any] | None:

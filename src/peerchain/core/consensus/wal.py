@@ -9,9 +9,11 @@ the outputs that follow the `PersistWal` (sending the message). A frame is::
 A crash while appending leaves at most the last frame incomplete or garbled: decoding
 stops at the first frame that is cut short or fails its checksum and reports how many
 bytes of intact prefix there are, so the driver truncates the file there. Nothing after
-that point was ever sent, because sending waits for the write. A frame whose checksum
-holds but whose payload is not a proposal or vote is not a torn write but a damaged or
-foreign file: `WalCorrupted`.
+that point was ever sent, because sending waits for the write. Anything else is not a
+torn write but a damaged or foreign file, `WalCorrupted`: a frame whose checksum holds
+but whose payload is not a proposal or vote, or a bad frame followed by intact frames
+that run to the end of the file (damage in the middle; truncating there would throw
+away records of messages that were sent).
 """
 
 from __future__ import annotations
@@ -73,4 +75,31 @@ def decode_wal(data: bytes) -> WalContents:
             raise WalCorrupted(f"WAL record at offset {pos} is not a proposal or vote")
         records.append(record)
         pos = end
+    if pos < len(data):
+        _refuse_if_intact_records_follow(data, pos)
     return WalContents(tuple(records), pos, len(data) - pos)
+
+
+def _refuse_if_intact_records_follow(data: bytes, bad: int) -> None:
+    """Raise WalCorrupted if, after the bad frame at `bad`, some offset starts a run of
+    intact frames that ends exactly at the end of the file."""
+    for start in range(bad + 1, len(data) - _HEADER.size):
+        if _intact_to_end(data, start):
+            raise WalCorrupted(
+                f"WAL record at offset {bad} is damaged and intact records follow it from "
+                f"offset {start} (not a torn write)"
+            )
+
+
+def _intact_to_end(data: bytes, pos: int) -> bool:
+    while pos < len(data):
+        if len(data) - pos < _HEADER.size:
+            return False
+        length, checksum = _HEADER.unpack_from(data, pos)
+        end = pos + _HEADER.size + length
+        if length == 0 or end > len(data):
+            return False
+        if zlib.crc32(data[pos + _HEADER.size : end]) != checksum:
+            return False
+        pos = end
+    return True

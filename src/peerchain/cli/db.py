@@ -1,0 +1,106 @@
+"""`peerchain db check`: read a stopped node's whole chain database and check it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from peerchain.cli.init import read_genesis_file
+from peerchain.core.faults import RESYNC
+from peerchain.core.genesis import parse_genesis
+from peerchain.drivers.storage import LmdbStore
+from peerchain.node.chainapp import certificate_key
+from peerchain.node.integrity import check_store
+from peerchain.node.ledger import Ledger
+
+
+@click.group()
+def db() -> None:
+    """Inspect a node's chain database."""
+
+
+@db.command()
+@click.option(
+    "--datadir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The node's data directory (the one holding chain/).",
+)
+@click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The chain's genesis.json (default: found in or above the data directory).",
+)
+def check(datadir: Path, genesis_file: Path | None) -> None:
+    """Check every record's checksum, every block and every state trie node.
+
+    Run it on a stopped node; exit status 1 if anything is damaged."""
+    genesis = parse_genesis(read_genesis_file(genesis_file or _find_genesis(datadir)))
+    store = LmdbStore(datadir / "chain")
+    try:
+        ledger = Ledger(store, genesis)
+        certified = bool(genesis.validators) and store.get_meta(certificate_key(1)) is not None
+        with _ProgressBars() as bars:
+            report = check_store(ledger, store, certified=certified, progress=bars.update)
+    finally:
+        store.close()
+    click.echo(
+        f"checked {report.records} records, {report.blocks} blocks and "
+        f"{report.trie_nodes} trie nodes and code records in {datadir}"
+    )
+    if report.ok:
+        click.echo("no damage found")
+        return
+    for problem in report.problems:
+        click.echo(f"damaged: {problem}", err=True)
+    if report.more_problems:
+        click.echo(f"... and {report.more_problems} more", err=True)
+    raise click.ClickException(f"the chain database is damaged; {RESYNC}")
+
+
+def _find_genesis(datadir: Path) -> Path:
+    for candidate in (datadir, datadir.parent, datadir.parent.parent):
+        if (candidate / "genesis.json").is_file():
+            return candidate / "genesis.json"
+    raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")
+
+
+class _ProgressBars:
+    """One rich progress bar per phase of the check (records, then blocks)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _ProgressBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            label = {"records": "record checksums", "blocks": "blocks and state tries"}[phase]
+            self.tasks[phase] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[phase], completed=done, total=total)
