@@ -51,11 +51,12 @@ OWNERS: dict[str, str] = {
     "cryptography": "core.crypto",
     "noise": "core.p2p.noise",
     "lmdb": "drivers.storage",
+    "xxhash": "drivers.storage",
     "eth_account": "drivers.keystore",
     "aiohttp": "rpc.server",
     # the command line: every command module is made of click decorators
     "click": "cli",
-    "rich": "cli.node",
+    "rich": "cli.progress",
     "eth_abi": "cli.abi",
     "vyper": "cli.contracts",
 }

@@ -5,18 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from peerchain.cli.init import read_genesis_file
+from peerchain.cli.progress import CheckProgress
 from peerchain.core.faults import RESYNC
 from peerchain.core.genesis import parse_genesis
 from peerchain.drivers.storage import LmdbStore
@@ -52,7 +43,7 @@ def check(datadir: Path, genesis_file: Path | None) -> None:
     try:
         ledger = Ledger(store, genesis)
         certified = bool(genesis.validators) and store.get_meta(certificate_key(1)) is not None
-        with _ProgressBars() as bars:
+        with CheckProgress() as bars:
             report = check_store(ledger, store, certified=certified, progress=bars.update)
     finally:
         store.close()
@@ -75,32 +66,3 @@ def _find_genesis(datadir: Path) -> Path:
         if (candidate / "genesis.json").is_file():
             return candidate / "genesis.json"
     raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")
-
-
-class _ProgressBars:
-    """One rich progress bar per phase of the check (records, then blocks)."""
-
-    def __init__(self) -> None:
-        self.progress = Progress(
-            TextColumn("{task.description:<22}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.tasks: dict[str, TaskID] = {}
-
-    def __enter__(self) -> _ProgressBars:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def update(self, phase: str, done: int, total: int) -> None:
-        if phase not in self.tasks:
-            label = {"records": "record checksums", "blocks": "blocks and state tries"}[phase]
-            self.tasks[phase] = self.progress.add_task(label, total=total)
-        self.progress.update(self.tasks[phase], completed=done, total=total)

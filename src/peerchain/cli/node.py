@@ -7,10 +7,10 @@ import signal
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, Progress, TextColumn
 
 from peerchain.cli.config import NodeConfig, load_node_config, read_hex_key
 from peerchain.cli.init import read_genesis_file
+from peerchain.cli.progress import SyncProgress
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.genesis import parse_genesis
 from peerchain.drivers.clock import SystemClock
@@ -81,7 +81,7 @@ async def run_node(config: NodeConfig) -> None:
         )
         wal = WalFile(config.datadir / "consensus.wal")
         node = ConsensusNode(ledger, clock, network, wal, validators, genesis.timeouts, key)
-        with _SyncProgress(node):
+        with SyncProgress(node):
             await node.start()
             server = await serve(
                 node,
@@ -111,31 +111,3 @@ async def run_node(config: NodeConfig) -> None:
     finally:
         store.close()
     click.echo("stopped")
-
-
-class _SyncProgress:
-    """Show a progress bar while the node block-syncs."""
-
-    def __init__(self, node: ConsensusNode) -> None:
-        self.node = node
-        self.progress = Progress(
-            TextColumn("block sync"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            transient=True,
-        )
-        self.task = self.progress.add_task("sync", total=None)
-
-    def __enter__(self) -> _SyncProgress:
-        def update(height: int, target: int) -> None:
-            if not self.progress.live.is_started:
-                self.progress.start()
-            self.progress.update(self.task, completed=height, total=target)
-            if height >= target:
-                self.progress.stop()
-
-        self.node.on_sync_progress = update
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()

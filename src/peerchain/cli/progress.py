@@ -1,0 +1,74 @@
+"""Progress bars of the command line (rich): block sync of a node, `peerchain db check`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from peerchain.node.validator import ConsensusNode
+
+
+class SyncProgress:
+    """Show a progress bar while the node block-syncs."""
+
+    def __init__(self, node: ConsensusNode) -> None:
+        self.node = node
+        self.progress = Progress(
+            TextColumn("block sync"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            transient=True,
+        )
+        self.task = self.progress.add_task("sync", total=None)
+
+    def __enter__(self) -> SyncProgress:
+        def update(height: int, target: int) -> None:
+            if not self.progress.live.is_started:
+                self.progress.start()
+            self.progress.update(self.task, completed=height, total=target)
+            if height >= target:
+                self.progress.stop()
+
+        self.node.on_sync_progress = update
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+class CheckProgress:
+    """One progress bar per phase of `peerchain db check` (records, then blocks), on
+    stderr, with counts, percentage, elapsed and remaining time."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> CheckProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.tasks:
+            label = {"records": "record checksums", "blocks": "blocks and state tries"}[phase]
+            self.tasks[phase] = self.progress.add_task(label, total=total)
+        self.progress.update(self.tasks[phase], completed=done, total=total)
