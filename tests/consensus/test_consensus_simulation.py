@@ -6,6 +6,8 @@ can be pinned."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from peerchain.core.consensus.messages import VoteKind
@@ -22,6 +24,7 @@ from peerchain.testing.faults import (
     Faults,
     random_faults,
 )
+from peerchain.testing.memwal import WalDamage
 from peerchain.testing.network import NetworkConfig
 
 SEEDS_PER_KIND = 30  # x 9 kinds = 270 seeds per cluster size (make test-slow: 200 each)
@@ -190,3 +193,33 @@ def test_old_vote_replays_get_rate_limited_commits() -> None:
     for i in result.correct:
         sent = result.nodes[i].commits_sent
         assert sent <= 3 * (config.catch_up_burst + config.catch_up_rate * result.end_time)
+
+
+@pytest.mark.parametrize("damage", list(WalDamage))
+def test_a_validator_whose_wal_is_lost_or_damaged_never_signs_twice(damage: WalDamage) -> None:
+    """Crashed validators restart in an undecided height with their WAL deleted, cut inside
+    its first record, or with a byte of it flipped: the last-signed record keeps them from
+    signing a conflicting proposal or vote (evidence against a correct validator, or a
+    halt, would be a violation), and consensus goes on."""
+    beyond_wal = refusals = restarts = 0
+    for seed in range(8):
+        faults = replace(random_faults(4, seed, "crash_restart"), wal_damage=damage)
+        result = run_cluster(4, seed, faults)
+        assert result.ok, result.describe()
+        beyond_wal += sum(node.restarts_beyond_wal for node in result.nodes)
+        refusals += sum(node.wal_refusals for node in result.nodes)
+        restarts += sum(node.restarts for node in result.nodes)
+    assert restarts >= 8
+    assert beyond_wal > 0, "no node restarted with a signature its WAL had lost"
+    if damage is WalDamage.FLIPPED:
+        assert refusals > 0, "a WAL damaged before intact records was not refused"
+
+
+def test_negative_control_without_last_signed_a_lost_wal_means_double_signing() -> None:
+    violations = []
+    for seed in range(8):
+        faults = replace(
+            random_faults(4, seed, "crash_restart"), wal_damage=WalDamage.DELETED, last_signed=False
+        )
+        violations += run_cluster(4, seed, faults).violations
+    assert any("evidence against a correct validator" in v for v in violations), violations

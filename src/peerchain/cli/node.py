@@ -20,6 +20,7 @@ from peerchain.drivers.net import (
     TransportConfig,
     load_or_create_node_key,
 )
+from peerchain.drivers.signstate import LastSignedFile, last_signed_path
 from peerchain.drivers.storage import LmdbStore
 from peerchain.drivers.wal import WalFile
 from peerchain.explorer import STATIC_DIR
@@ -80,7 +81,12 @@ async def run_node(config: NodeConfig) -> None:
             height=ledger.head.number,
         )
         wal = WalFile(config.datadir / "consensus.wal")
-        node = ConsensusNode(ledger, clock, network, wal, validators, genesis.timeouts, key)
+        signer = None
+        if config.validator_key is not None:
+            signer = LastSignedFile(last_signed_path(config.validator_key))
+        node = ConsensusNode(
+            ledger, clock, network, wal, validators, genesis.timeouts, key, signer=signer
+        )
         with SyncProgress(node):
             await node.start()
             server = await serve(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.errors import PeerChainError
 from peerchain.core.faults import FaultLatch
@@ -140,6 +141,20 @@ class AddressBookStore(Protocol):
         ...
 
     def save_addresses(self, addresses: Sequence[PeerAddress]) -> None: ...
+
+
+class SignerState(Protocol):
+    """The validator's last-signed record, kept beside its key (see core.consensus.signguard).
+
+    `save` makes the record of a message durable before the message is sent, and refuses
+    (LocalFaultError) one that conflicts with or goes back behind the last one."""
+
+    @property
+    def last(self) -> LastSigned | None:
+        """The last message signed, or None if this validator never signed."""
+        ...
+
+    def save(self, record: WalRecord) -> None: ...
 
 
 class ConsensusWal(Protocol):

@@ -45,6 +45,7 @@ from peerchain.core.consensus.reactor import (
     SendCommit,
     StartSync,
 )
+from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
@@ -62,7 +63,7 @@ from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, PeerEvent
-from peerchain.node.ports import Clock, ConsensusWal
+from peerchain.node.ports import Clock, ConsensusWal, SignerState
 from peerchain.node.view import ConsensusState, PeerInfo, SyncStatus
 
 log = logging.getLogger("peerchain.consensus")
@@ -91,6 +92,7 @@ class ConsensusNode(ChainView):
         validators: ValidatorSet,
         timeouts: ConsensusTimeouts,
         private_key: bytes | None = None,
+        signer: SignerState | None = None,
     ) -> None:
         super().__init__(ledger, Mempool(chain_id=ledger.chain_id), EventHub())
         self.clock = clock
@@ -98,6 +100,7 @@ class ConsensusNode(ChainView):
         self.wal = wal
         self.validators = validators
         self.timeouts = timeouts
+        self.signer = signer
         self.address = private_key_to_address(private_key) if private_key else None
         self.app = ChainApplication(
             ledger,
@@ -147,7 +150,9 @@ class ConsensusNode(ChainView):
         self.network.set_block_source(self._block_source)
         self.network.update_height(self.ledger.head.number)
         await self.network.start()
-        self._execute(self.reactor.start(*self._resume_point(), self.clock.now()))
+        self._execute(
+            self.reactor.start(*self._resume_point(), self.clock.now(), self._last_signed())
+        )
         self._wake.set()
         self._spawn(self._run())
         self._spawn(self._tick())
@@ -167,6 +172,9 @@ class ConsensusNode(ChainView):
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _last_signed(self) -> LastSigned | None:
+        return self.signer.last if self.signer is not None else None
 
     def _resume_point(self) -> tuple[int, bytes, list[Any]]:
         """Where consensus resumes: the height after our head, with the WAL's records."""
@@ -238,6 +246,8 @@ class ConsensusNode(ChainView):
     def _carry_out(self, command: Command) -> None:
         match command:
             case PersistWal(record):
+                if self.signer is not None:
+                    self.signer.save(record)  # refuses a conflicting message
                 self.wal.append(record)
             case Broadcast(message):
                 self.network.broadcast(Channel.CONSENSUS, encode_message(message))
@@ -384,7 +394,9 @@ class ConsensusNode(ChainView):
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            commands = self.reactor.sync_finished(*self._resume_point(), self.clock.now())
+            commands = self.reactor.sync_finished(
+                *self._resume_point(), self.clock.now(), self._last_signed()
+            )
             self._execute(commands)
             self._arm_timer()
             self._wake.set()

@@ -134,6 +134,8 @@ class _Run:
         self.nodes = [
             SimNode(i, key, address, context, plans.get(i)) for i, (key, address) in enumerate(keys)
         ]
+        for node in self.nodes:
+            node.keep_last_signed = faults.last_signed
         self.checker = InvariantChecker(
             self.nodes, self.correct, validators, chain_id, self.proposed
         )
@@ -192,7 +194,9 @@ class _Run:
                     faults.crash_proposer.sent_to,
                 )
         for crash in faults.crashes:
-            clock.call_at(crash.at, self.nodes[crash.node].crash, faults.torn_wal)
+            clock.call_at(
+                crash.at, self.nodes[crash.node].crash, faults.torn_wal, faults.wal_damage
+            )
             clock.call_at(crash.restart_at, self._restart, self.nodes[crash.node])
 
     def done(self) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from peerchain.testing.memwal import WalDamage
 from peerchain.testing.network import NetworkConfig
 
 
@@ -50,12 +51,16 @@ class CrashProposer:
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """One fault scenario; `torn_wal` makes every crash leave a torn record at the WAL's end."""
+    """One fault scenario; `torn_wal` makes every crash leave a torn record at the WAL's end,
+    `wal_damage` damages the WAL at every crash, and `last_signed` False takes away the
+    validators' last-signed records (a negative control: they do sign twice then)."""
 
     byzantine: Mapping[int, Behaviour] = field(default_factory=dict)
     crashes: tuple[Crash, ...] = ()
     crash_proposer: CrashProposer | None = None
     torn_wal: bool = True
+    wal_damage: WalDamage | None = None
+    last_signed: bool = True
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     @property

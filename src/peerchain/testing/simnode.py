@@ -37,14 +37,17 @@ from peerchain.core.consensus.events import (
 from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import BlockValue, InvalidMessage, Proposal, Vote
 from peerchain.core.consensus.reactor import Command, Penalize, Reactor, SendCommit, StartSync
+from peerchain.core.consensus.signguard import LastSigned, last_signed_of
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import Evidence
+from peerchain.core.consensus.wal import WalCorrupted, WalRecord
 from peerchain.core.crypto import keccak256
+from peerchain.core.errors import ConsensusHalted
 from peerchain.core.genesis import ConsensusTimeouts
 from peerchain.testing.byzantine import ByzantinePlan
 from peerchain.testing.clock import SimClock
 from peerchain.testing.kvstore import KVApplication, KVDisk
-from peerchain.testing.memwal import MemoryWal
+from peerchain.testing.memwal import MemorySigner, MemoryWal, WalDamage
 from peerchain.testing.network import SimNetwork
 
 
@@ -122,6 +125,11 @@ class SimNode:
         self.plan = plan
         self.disk = KVDisk()
         self.wal = MemoryWal(self.disk.wal)
+        self.signer = MemorySigner()
+        self.keep_last_signed = True  # False: a node without its last-signed record
+        self.wal_refusals = 0  # starts that found the WAL damaged (then moved it aside)
+        # Restarts in an undecided height whose last signature the WAL no longer held.
+        self.restarts_beyond_wal = 0
         self.reactor = Reactor(
             chain_id=context.chain_id,
             validators=context.validators,
@@ -167,22 +175,33 @@ class SimNode:
     # --- life cycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start, or restart from the disk: WAL (torn tail dropped) and chain."""
+        """Start, or restart from the disk: WAL (torn tail dropped), last-signed record and
+        chain. A WAL damaged in the middle is refused and moved aside, as an operator
+        would: the last-signed record still keeps the node from signing twice."""
         ctx = self.context
         self.app = KVApplication(self.disk, self.address)
         self._alive = True
         self._epoch += 1
         self.reactor.syncing = False
+        try:
+            records = self.wal.records()
+        except WalCorrupted:
+            self.wal_refusals += 1
+            self.wal.data.clear()
+            records = []
+        last = self._last_signed()
+        at_height = last is not None and last.height == self.height + 1
+        if at_height and all(last_signed_of(r) != last for r in records):
+            self.restarts_beyond_wal += 1
         self._announce()
         self._run(
-            self.reactor.start(
-                self.height + 1, self._head_hash(), self.wal.records(), ctx.clock.now
-            )
+            self.reactor.start(self.height + 1, self._head_hash(), records, ctx.clock.now, last)
         )
         ctx.clock.call_later(ctx.tick_interval, self._tick, self._epoch, ctx.clock.now)
 
-    def crash(self, torn: bool) -> None:
-        """Stop now; with `torn`, leave half a record at the end of the WAL."""
+    def crash(self, torn: bool, damage: WalDamage | None = None) -> None:
+        """Stop now; with `torn`, leave half a record at the end of the WAL; `damage`
+        deletes the WAL, cuts it or flips a byte of its first record."""
         if not self._alive:
             return
         self._alive = False
@@ -190,6 +209,11 @@ class SimNode:
         self._epoch += 1
         if torn:
             self.wal.tear(self.context.rng)
+        if damage is not None:
+            self.wal.damage(damage, self.context.rng)
+
+    def _last_signed(self) -> LastSigned | None:
+        return self.signer.last if self.keep_last_signed else None
 
     def _head_hash(self) -> bytes | None:
         return self.disk.chain[-1][0].hash if self.disk.chain else None
@@ -247,6 +271,8 @@ class SimNode:
         except _Crashed:
             self.crash(torn=False)
             self.context.on_proposer_crash(self)
+        except ConsensusHalted as exc:  # the signer refused a record
+            self.reactor.halted = str(exc)
         if self.reactor.halted is not None and self.halted is None:
             self.halted = self.reactor.halted
             self._alive = False
@@ -258,6 +284,7 @@ class SimNode:
         assert app is not None
         match command:
             case PersistWal(record):
+                self._save_signed(record)
                 self.wal.append(record)
             case Broadcast(message):
                 self._broadcast(message)
@@ -285,6 +312,10 @@ class SimNode:
                 self._ask_commits()
             case Penalize():
                 self.invalid_messages += 1
+
+    def _save_signed(self, record: WalRecord) -> None:
+        if self.keep_last_signed:
+            self.signer.save(record)
 
     # --- block sync -------------------------------------------------------------------
 
@@ -335,7 +366,8 @@ class SimNode:
         self._announce()
         now = self.context.clock.now
         wal = self.wal.records()
-        self._run(self.reactor.sync_finished(self.height + 1, self._head_hash(), wal, now))
+        last = self._last_signed()
+        self._run(self.reactor.sync_finished(self.height + 1, self._head_hash(), wal, now, last))
 
     # --- sending ----------------------------------------------------------------------
 

@@ -19,7 +19,11 @@ What the paper leaves to an implementation:
 - Never sign twice. Every own proposal and vote is emitted as `PersistWal` before its
   `Broadcast`; a machine built from those records (`wal=`) resumes at the round and step
   they show, locked on the value of its last non-nil precommit, and a rule asking it to
-  sign a different vote for a (round, kind) it has signed halts it.
+  sign a different vote for a (round, kind) it has signed halts it. Without the WAL, the
+  last-signed record (`last_signed=`, see `signguard`) still holds: the machine resumes
+  at its round (its vote restored as if from the WAL) and signs nothing that conflicts
+  with it or goes back behind it (`signatures_refused` counts what it skipped; a
+  proposal it may not sign leaves it waiting for the propose timeout).
 - Decide: 2f+1 precommits for id(v) in round r plus v itself, from a proposal of round r
   or from a peer's `Commit` (a certificate proves the hash; the application checks the
   bytes against it). The decision leaves as `CommitBlock` with its certificate; the
@@ -79,6 +83,12 @@ from peerchain.core.consensus.messages import (
     sign_proposal,
     sign_vote,
 )
+from peerchain.core.consensus.signguard import (
+    LastSigned,
+    SignStep,
+    last_signed_of,
+    sign_conflict,
+)
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.votes import (
     MAX_VALUES_PER_VALIDATOR,
@@ -126,6 +136,7 @@ class ConsensusMachine:
         wal: Iterable[WalRecord] = (),
         last_block_hash: bytes | None = None,
         check_value: ValueCheck | None = None,
+        last_signed: LastSigned | None = None,
     ) -> None:
         if height < 1:
             raise ValueError("heights start at 1")
@@ -140,8 +151,10 @@ class ConsensusMachine:
         self._now = 0.0
         self._out: list[Output] = []
         self._ahead: dict[bytes, list[Proposal | Vote]] = {}
+        self._last_signed = last_signed if self._key is not None else None
+        self.signatures_refused = 0
         self._enter_height(height)
-        self._restore([r for r in wal if _height_of(r) == height])
+        self._restore(self._with_last_signed([r for r in wal if _height_of(r) == height]))
 
     # --- public face ----------------------------------------------------------------------
 
@@ -220,6 +233,18 @@ class ConsensusMachine:
         self._decidable: list[tuple[int, bytes]] = []
         self._timeouts: dict[tuple[int, TimeoutKind], Timeout] = {}
 
+    def _with_last_signed(self, records: list[WalRecord]) -> list[WalRecord]:
+        """The WAL records of this height, plus the last-signed vote if the WAL lost it."""
+        last = self._last_signed
+        if last is None or last.height != self.height or self.address is None:
+            return records
+        vote = last.as_vote(self.address)
+        if vote is not None and not any(
+            isinstance(r, Vote) and (r.round, r.kind) == (vote.round, vote.kind) for r in records
+        ):
+            records = [*records, vote]
+        return records
+
     def _restore(self, records: list[WalRecord]) -> None:
         """Resume from own WAL records of the current height."""
         for record in records:
@@ -234,10 +259,14 @@ class ConsensusMachine:
                 self._halt(f"the WAL holds conflicting own votes: {prior} and {record}")
             self._own_votes[(record.round, record.kind)] = record
             self._count_vote(record)
+        last = self._last_signed
+        if last is not None and last.height == self.height and last.round > self.round:
+            self.round = last.round  # a proposal the WAL lost: resume in its round
+        if records:
+            self.round = max(self.round, *(_round_of(r) for r in records))
+        self._votes.set_round(self.round)
         if not records:
             return
-        self.round = max(_round_of(r) for r in records)
-        self._votes.set_round(self.round)
         if (self.round, VoteKind.PRECOMMIT) in self._own_votes:
             self.step = Step.PRECOMMIT
         elif (self.round, VoteKind.PREVOTE) in self._own_votes:
@@ -298,12 +327,24 @@ class ConsensusMachine:
 
     def _propose(self, block: BlockValue, pol_round: int) -> None:
         assert self._key is not None
+        if not self._may_sign(SignStep.PROPOSAL, block.hash, pol_round):
+            self._schedule(TimeoutKind.PROPOSE)  # prevote nil when it fires
+            return
         proposal = sign_proposal(
             self._key, self.chain_id, self.height, self.round, pol_round, block,
             proposer=self.address,
         )  # fmt: skip
         self._own_proposals[self.round] = proposal
+        self._last_signed = last_signed_of(proposal)
         self._out += [PersistWal(proposal), Broadcast(proposal)]
+
+    def _may_sign(self, step: SignStep, block_hash: bytes | None, pol_round: int = -1) -> bool:
+        """Whether the last-signed record allows signing this in the current round."""
+        candidate = LastSigned(self.height, self.round, step, block_hash, pol_round, b"")
+        if sign_conflict(self._last_signed, candidate) is None:
+            return True
+        self.signatures_refused += 1
+        return False
 
     def _cast(self, kind: VoteKind, block_hash: bytes | None) -> None:
         """Sign and send this validator's vote of the current round, exactly once."""
@@ -314,11 +355,15 @@ class ConsensusMachine:
             if prior.block_hash != block_hash:
                 self._halt(f"asked to sign {kind.name} {block_hash!r} after {prior}")
             return
+        step = SignStep.PREVOTE if kind is VoteKind.PREVOTE else SignStep.PRECOMMIT
+        if not self._may_sign(step, block_hash):
+            return
         vote = sign_vote(
             self._key, self.chain_id, kind, self.height, self.round, block_hash,
             validator=self.address,
         )  # fmt: skip
         self._own_votes[(self.round, kind)] = vote
+        self._last_signed = last_signed_of(vote)
         self._out += [PersistWal(vote), Broadcast(vote)]
 
     def _halt(self, reason: str) -> None:

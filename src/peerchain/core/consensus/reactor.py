@@ -50,6 +50,7 @@ from peerchain.core.consensus.events import (
 )
 from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote
+from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.consensus.wire import ConsensusMessage
@@ -157,9 +158,15 @@ class Reactor:
         return self.machine.height if self.machine is not None else 0
 
     def start(
-        self, height: int, last_block_hash: bytes | None, wal: Iterable[WalRecord], now: float
+        self,
+        height: int,
+        last_block_hash: bytes | None,
+        wal: Iterable[WalRecord],
+        now: float,
+        last_signed: LastSigned | None = None,
     ) -> list[Command]:
-        """Build the machine for `height` (last committed + 1) from the WAL and start it."""
+        """Build the machine for `height` (last committed + 1) from the WAL and the
+        last-signed record and start it."""
         self.machine = ConsensusMachine(
             chain_id=self.chain_id,
             validators=self.validators,
@@ -169,6 +176,7 @@ class Reactor:
             wal=wal,
             last_block_hash=last_block_hash,
             check_value=self.check_value,
+            last_signed=last_signed,
         )
         self.halted = None
         self._moved_at = now
@@ -247,7 +255,12 @@ class Reactor:
         return out
 
     def sync_finished(
-        self, height: int, last_block_hash: bytes | None, wal: Iterable[WalRecord], now: float
+        self,
+        height: int,
+        last_block_hash: bytes | None,
+        wal: Iterable[WalRecord],
+        now: float,
+        last_signed: LastSigned | None = None,
     ) -> list[Command]:
         """The block sync ended with `height - 1` committed: go on at `height`."""
         self.syncing = False
@@ -255,7 +268,7 @@ class Reactor:
         for peer in self._behind_since:
             self._behind_since[peer] = now
         if height != self.height:
-            return self.start(height, last_block_hash, wal, now)
+            return self.start(height, last_block_hash, wal, now, last_signed)
         out: list[Command] = []
         for item in held:  # nothing new: carry on with what arrived meanwhile
             if isinstance(item, tuple):

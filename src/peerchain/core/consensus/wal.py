@@ -11,9 +11,9 @@ stops at the first frame that is cut short or fails its checksum and reports how
 bytes of intact prefix there are, so the driver truncates the file there. Nothing after
 that point was ever sent, because sending waits for the write. Anything else is not a
 torn write but a damaged or foreign file, `WalCorrupted`: a frame whose checksum holds
-but whose payload is not a proposal or vote, or a bad frame followed by intact frames
-that run to the end of the file (damage in the middle; truncating there would throw
-away records of messages that were sent).
+but whose payload is not a proposal or vote, or a bad frame followed by an intact frame
+holding one (damage in the middle; truncating there would throw away records of
+messages that were sent).
 """
 
 from __future__ import annotations
@@ -81,25 +81,22 @@ def decode_wal(data: bytes) -> WalContents:
 
 
 def _refuse_if_intact_records_follow(data: bytes, bad: int) -> None:
-    """Raise WalCorrupted if, after the bad frame at `bad`, some offset starts a run of
-    intact frames that ends exactly at the end of the file."""
+    """Raise WalCorrupted if some offset after the bad frame at `bad` starts an intact
+    frame holding a proposal or vote: a torn write is the last frame, nothing follows it."""
     for start in range(bad + 1, len(data) - _HEADER.size):
-        if _intact_to_end(data, start):
+        length, checksum = _HEADER.unpack_from(data, start)
+        end = start + _HEADER.size + length
+        if length == 0 or end > len(data):
+            continue
+        payload = data[start + _HEADER.size : end]
+        if zlib.crc32(payload) != checksum:
+            continue
+        try:
+            record = decode_message(payload)
+        except DecodeError:
+            continue
+        if isinstance(record, Proposal | Vote):
             raise WalCorrupted(
                 f"WAL record at offset {bad} is damaged and intact records follow it from "
                 f"offset {start} (not a torn write)"
             )
-
-
-def _intact_to_end(data: bytes, pos: int) -> bool:
-    while pos < len(data):
-        if len(data) - pos < _HEADER.size:
-            return False
-        length, checksum = _HEADER.unpack_from(data, pos)
-        end = pos + _HEADER.size + length
-        if length == 0 or end > len(data):
-            return False
-        if zlib.crc32(data[pos + _HEADER.size : end]) != checksum:
-            return False
-        pos = end
-    return True
