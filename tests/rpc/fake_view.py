@@ -30,6 +30,7 @@ from peerchain.node.view import (
     ExecutionFailed,
     ExecutionReverted,
     FeeHistory,
+    LocalFault,
     LogFilter,
     NodeView,
     StorageProof,
@@ -126,6 +127,7 @@ class FakeNodeView:
     """An in-memory stand-in for a node, implementing the `NodeView` protocol."""
 
     def __init__(self) -> None:
+        self.local_fault: LocalFault | None = None
         self.blocks: list[Block] = []
         self.orphans: list[Block] = []  # blocks known by hash but not canonical
         self.receipts: dict[bytes, list[Receipt]] = {}
@@ -224,6 +226,9 @@ class FakeNodeView:
 
     def syncing(self) -> SyncStatus | None:
         return None
+
+    def fault(self) -> LocalFault | None:
+        return self.local_fault
 
     # --- blocks and transactions -----------------------------------------------------
     def block_number(self) -> int:
