@@ -34,6 +34,15 @@ INTERNALS = {
     # tracing (execution/tracing/hooks.py) wraps the interpreter's opcode table
     "eth.vm.logic.invalid": ["InvalidOpcode"],
     "eth.vm.computation": ["BaseComputation"],
+    # The state layer (execution/accountdb.py) replaces py-evm's AccountDB through the
+    # fork's state class; tests compare it with py-evm's own.
+    "eth.db.account": ["AccountDB"],
+    "eth.db.witness": ["MetaWitness"],
+    "eth.typing": ["JournalDBCheckpoint"],
+    "eth.validation": ["validate_uint64", "validate_uint256"],
+    "eth.vm.interrupt": ["MissingBytecode"],
+    "eth.vm.forks.cancun.state": ["CancunState"],
+    "eth.vm.forks.prague.state": ["PragueState"],
 }
 
 # Attributes of py-evm objects that tracing reads or overrides.
@@ -79,3 +88,14 @@ def test_computation_hooks_used_by_tracing_exist() -> None:
 
     for name in CLASS_ATTRIBUTES["BaseComputation"]:
         assert hasattr(BaseComputation, name)
+
+
+@pytest.mark.parametrize("fork", ["Cancun", "Prague"])
+def test_the_vms_execute_on_the_state_layer(fork: str) -> None:
+    """py-evm builds a VM's state from its `_state_class`, whose `account_db_class` holds
+    the accounts: both must still be where execution/vm.py sets them."""
+    from peerchain.execution.accountdb import AccountDB
+    from peerchain.execution.vm import FORKS
+
+    for vm in (FORKS[fork].vm, FORKS[fork].building_vm):
+        assert vm.get_state_class().get_account_db_class() is AccountDB

@@ -3,6 +3,9 @@
 `OverlayDB` is the `BaseDB` py-evm writes into during one execution: reads look in
 the overlay first, then in the store's `KeyValueReader`; writes and deletes only
 touch the overlay. `changes` is what the node persists afterwards, in one write.
+`ExecutionDB` is the atomic database py-evm is given; it carries the engine's
+`StateCache`, through which the state layer (`accountdb`) finds the decoded tries that
+outlive one execution.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from eth.db.atomic import AtomicDB
 from eth.db.backends.base import BaseDB
 
 from peerchain.core.kv import KeyValueReader
+from peerchain.execution.statecache import StateCache
 
 _DELETED = None
 
@@ -42,7 +46,18 @@ class OverlayDB(BaseDB):
         return self._reader.get(key) is not None
 
 
-def open_overlay(reader: KeyValueReader) -> tuple[AtomicDB, OverlayDB]:
-    """An atomic py-evm database over `reader` and the overlay that collects its writes."""
+class ExecutionDB(AtomicDB):
+    """py-evm's atomic database over an overlay, with the state cache beside it."""
+
+    def __init__(self, overlay: OverlayDB, state_cache: StateCache) -> None:
+        super().__init__(overlay)
+        self.state_cache = state_cache
+
+
+def open_overlay(
+    reader: KeyValueReader, state_cache: StateCache | None = None
+) -> tuple[ExecutionDB, OverlayDB]:
+    """An atomic py-evm database over `reader` and the overlay that collects its writes;
+    decoded state comes from `state_cache` (a fresh one if None)."""
     overlay = OverlayDB(reader)
-    return AtomicDB(overlay), overlay
+    return ExecutionDB(overlay, StateCache() if state_cache is None else state_cache), overlay

@@ -2,7 +2,9 @@
 
 Every operation runs py-evm on a fresh `OverlayDB` over the store's reader: py-evm's
 ChainDB (headers, canonical chain, number -> hash, bodies, receipts, tx lookups) and
-the state tries all live in that one key space. The engine never writes; a block's
+the state tries all live in that one key space. The decoded state tries outlive the
+operation in the engine's `StateCache` (found by root hash), so consecutive blocks and
+reads at the head do not decode the state again. The engine never writes; a block's
 writes come back as `ExecutedBlock.changes`, which the node persists in one store
 transaction. Once persisted, every later read sees them through the reader.
 """
@@ -51,6 +53,7 @@ from peerchain.execution.convert import (
     receipts_from_evm,
 )
 from peerchain.execution.db import open_overlay
+from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import capturing as console_capturing
 from peerchain.execution.vm import FORKS
 
@@ -145,6 +148,7 @@ class ExecutionEngine:
         self._vm = self._machine.vm
         self._chain_class = self._machine.chain_class(genesis.chain_id)
         self._chain_context = ChainContext(genesis.chain_id)
+        self._states = StateCache()
         self._genesis_block, self._genesis_changes = self._make_genesis()
         self._blocks: _Lru[bytes, Block] = _Lru(_CACHE_SIZE)
         self._receipts: _Lru[bytes, tuple[Receipt, ...]] = _Lru(_CACHE_SIZE)
@@ -193,7 +197,7 @@ class ExecutionEngine:
 
     # --- sessions -------------------------------------------------------------
     def _open(self) -> tuple[Chain, dict[bytes, bytes | None]]:
-        db, overlay = open_overlay(self._reader)
+        db, overlay = open_overlay(self._reader, self._states)
         return self._chain_class(db), overlay.changes
 
     def _evm_header(self, chain: Chain, block_hash: bytes) -> BlockHeaderAPI:
@@ -434,7 +438,7 @@ class ExecutionEngine:
     # --- state reads --------------------------------------------------------------
     def _accounts(self, header: Header) -> AccountDatabaseAPI:
         """The accounts under `header`'s state root, over a throwaway overlay."""
-        db, _ = open_overlay(self._reader)
+        db, _ = open_overlay(self._reader, self._states)
         account_db_class = self._vm.get_state_class().get_account_db_class()
         accounts: AccountDatabaseAPI = account_db_class(db, Hash32(header.state_root))
         return accounts

@@ -1,5 +1,5 @@
 """The py-evm machines PeerChain runs: one fork from block 0 (Prague by default, or
-Cancun), chain id enforced.
+Cancun), chain id enforced, state kept by `accountdb.AccountDB`.
 
 A fork's `vm` imports blocks. Its `building_vm` is the same machine with one
 difference: a transaction that is invalid at its turn (nonce gap, insufficient funds,
@@ -21,8 +21,12 @@ from eth.abc import BlockHeaderAPI, ComputationAPI, ReceiptAPI, SignedTransactio
 from eth.chains.base import Chain
 from eth.precompiles import point_evaluation
 from eth.vm.forks.cancun import CancunVM
+from eth.vm.forks.cancun.state import CancunState
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.state import PragueState
 from eth_utils.exceptions import ValidationError
+
+from peerchain.execution.accountdb import AccountDB
 
 
 @functools.cache
@@ -111,11 +115,19 @@ class _SkipInvalid:
 
 
 class PragueChainVM(_ChainIdCheck, PragueVM):
-    """Prague rules plus the chain-id check."""
+    """Prague rules plus the chain-id check, on PeerChain's state layer."""
+
+    _state_class = PragueState.configure(
+        __name__="PeerChainPragueState", account_db_class=AccountDB
+    )
 
 
 class CancunChainVM(_ChainIdCheck, CancunVM):
-    """Cancun rules plus the chain-id check."""
+    """Cancun rules plus the chain-id check, on PeerChain's state layer."""
+
+    _state_class = CancunState.configure(
+        __name__="PeerChainCancunState", account_db_class=AccountDB
+    )
 
 
 class PragueBuildingVM(_SkipInvalid, PragueChainVM):
