@@ -51,10 +51,12 @@ test-browser: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus_sim.py
 
-# Dev-node ERC-20 load, with Ganache (npm) run in the same invocation for the ratios.
+# Dev-node ERC-20 load against Hardhat's node (npm hardhat@2, installed under .bench/)
+# in the same run, three rounds; then the one-core block-import benchmark.
 bench-dev: $(STAMP)
-	[ -x .bench/node_modules/.bin/ganache ] || npm install --silent --no-audit --no-fund --prefix .bench ganache@7
-	$(BIN)/python benchmarks/dev_throughput.py -n $(or $(N),1000) --ganache .bench
+	[ -x .bench/hardhat/node_modules/.bin/hardhat ] || npm install --silent --no-audit --no-fund --prefix .bench/hardhat hardhat@2
+	$(BIN)/python benchmarks/dev_throughput.py -n $(or $(N),2000) --rounds 3 --hardhat .bench/hardhat
+	$(BIN)/python benchmarks/execution_import.py --txs 2000 --per-block 1000
 
 clean:
 	rm -rf $(VENV) .peerchain .solc .pytest_cache .mypy_cache .ruff_cache
