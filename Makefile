@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev devnet test test-slow test-browser lint typecheck solc bench bench-dev clean
+.PHONY: install dev devnet test test-slow test-browser test-netns test-fuzz lint typecheck solc bench bench-dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,12 +41,25 @@ test: lint typecheck $(SOLCJS)
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP) $(SOLCJS)
-	$(BIN)/pytest -q -m slow
+	$(BIN)/pytest -q --slow -m slow
 
 # The explorer in a real browser: installs Debian's chromium when it is missing.
 test-browser: $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
-	$(BIN)/pytest -q -m browser tests/explorer
+	$(BIN)/pytest -q --browser -m browser tests/explorer
+
+# Nodes in Linux network namespaces (partitions): needs root and iproute2.
+test-netns: $(STAMP)
+	$(BIN)/pytest -q --slow -m netns
+
+# Fresh randomness: Hypothesis not derandomized, and the consensus simulator on a seed range
+# no other run tried, both from SEED (the date unless given). A failure prints its example
+# or seed and how to pin it; `make test-fuzz SEED=n` replays a run.
+SEED ?= $(shell date +%Y%m%d)
+FUZZ_TESTS := tests/core tests/consensus tests/p2p tests/rpc tests/execution/test_db.py
+test-fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz PEERCHAIN_FUZZ_SEED=$(SEED) \
+	  $(BIN)/pytest -q --hypothesis-seed=$(SEED) $(FUZZ_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus_sim.py

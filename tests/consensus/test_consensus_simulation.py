@@ -2,7 +2,11 @@
 each fault kind (Byzantine validators that stay silent, equivocate, vote for unknown
 blocks, withhold proposals, flood votes, replay old votes, or relay forged bodies;
 crashes), checked after every delivered message; a failing seed is printed so that it
-can be pinned."""
+can be pinned.
+
+The default run tries the first seeds of each kind and the pinned REGRESSIONS, make
+test-slow more, and `make test-fuzz` a fresh range chosen by its SEED (the date unless
+given)."""
 
 from __future__ import annotations
 
@@ -64,6 +68,15 @@ def test_safety_and_liveness_with_f_faulty(n: int, kind: str) -> None:
 @pytest.mark.parametrize("n", [4, 7, 10])
 def test_safety_and_liveness_with_f_faulty_many_seeds(n: int, kind: str) -> None:
     failures = _failures(n, kind, range(SEEDS_PER_KIND, 200))
+    assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+@pytest.mark.parametrize("n", [4, 7])
+def test_safety_and_liveness_on_fresh_seeds(n: int, kind: str, fuzz_seed: int) -> None:
+    """`make test-fuzz`: a range of seeds no run has tried, chosen by the run's seed."""
+    first = fuzz_seed * 1000
+    failures = _failures(n, kind, range(first, first + SEEDS_PER_KIND))
     assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
 
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from peerchain.testing.netns import NetnsLab, netns_available
+from peerchain.testing.netns import NetnsLab
 
 from .harness import PROPOSE_TIMEOUT, Devnet
 
 ALL = (0, 1, 2, 3)
 
-pytestmark = pytest.mark.skipif(not netns_available(), reason="needs root and iproute2")
+pytestmark = pytest.mark.netns
 
 
 @pytest.fixture

@@ -8,17 +8,14 @@ import pytest
 
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Channel
-from peerchain.testing.netns import NetnsLab, netns_available
+from peerchain.testing.netns import NetnsLab
 from peerchain.tools.p2p_probe import probe_key
 
 from .p2p_helpers import Probe
 
 PORT = 26656
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not netns_available(), reason="needs root and iproute2"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.netns]
 
 
 def test_partition_then_heal_in_namespaces() -> None:

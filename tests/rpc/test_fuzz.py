@@ -120,7 +120,6 @@ def _check(app: LiveApp, body: bytes) -> None:
 
 @settings(
     max_examples=300,
-    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
