@@ -80,7 +80,18 @@ def test_safety_and_liveness_on_fresh_seeds(n: int, kind: str, fuzz_seed: int) -
     assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(("n", "kind", "seed"), [r[:3] for r in REGRESSIONS])
+# Seeds found failing (by make test-fuzz) and not fixed yet: pinned as strict xfails, so
+# that the run says so and a fix shows up as XPASS, failing the run until the seed moves
+# to REGRESSIONS.
+OPEN = [
+    (7, "unknown_blocks", 20261130026, "liveness: no commit for 37 s after the partition heals"),
+]
+PINNED = [r[:3] for r in REGRESSIONS] + [
+    pytest.param(*r[:3], marks=pytest.mark.xfail(strict=True, reason=f"open: {r[3]}")) for r in OPEN
+]
+
+
+@pytest.mark.parametrize(("n", "kind", "seed"), PINNED)
 def test_pinned_regressions(n: int, kind: str, seed: int) -> None:
     assert _failures(n, kind, [seed]) == []
 

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.netns
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[Devnet, NetnsLab]]:
-    with NetnsLab(len(ALL), subnet=42, host_link=True) as lab:
+    with NetnsLab(len(ALL), host_link=True) as lab:
         net = Devnet.create(
             tmp_path / "devnet",
             len(ALL),

@@ -2,6 +2,8 @@
 
 `NetnsLab(count)` creates a hub namespace holding a bridge and `count` node namespaces,
 each linked to the bridge by a veth pair and given the address 10.99.<subnet>.<i + 1>/24.
+Without a `subnet`, one that no address of this host's namespace uses is chosen, so that
+labs of test runs side by side (several users of one machine) never share a route.
 Only namespaces this lab created are touched, and all of them are deleted by `destroy()`
 (or on leaving the `with` block); deleting a namespace removes its veth ends. The bridge
 is the only path between nodes, so no traffic loop can form.
@@ -17,6 +19,7 @@ routes inside the node namespaces; `heal()` removes them. Needs root and iproute
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -33,6 +36,22 @@ class NetnsError(PeerChainError):
 def netns_available() -> bool:
     """Whether this process may create network namespaces (root and `ip` present)."""
     return os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+def free_subnet() -> int:
+    """A subnet 10.99.<n>.0/24 that no address of this namespace is in (the scan starts at
+    a place that depends on the process id, so that concurrent runs rarely pick the same).
+    Raises NetnsError when all are taken."""
+    if shutil.which("ip") is None:
+        raise NetnsError("network namespaces need iproute2 (the ip command)")
+    result = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True)
+    used = {int(n) for n in re.findall(r"inet 10\.99\.(\d+)\.", result.stdout)}
+    start = os.getpid() % 250
+    for offset in range(250):
+        candidate = 1 + (start + offset) % 250
+        if candidate not in used:
+            return candidate
+    raise NetnsError("every 10.99.<n>.0/24 subnet is in use on this host")
 
 
 def _ip(*args: str) -> None:
@@ -58,7 +77,7 @@ class NetnsLab:
     """A bridge and `count` node namespaces; see the module docstring."""
 
     count: int
-    subnet: int = 0
+    subnet: int | None = None
     host_link: bool = False
     tag: str = field(default_factory=lambda: f"pc{os.getpid() % 100000}")
     nodes: list[NodeNamespace] = field(default_factory=list)
@@ -66,6 +85,8 @@ class NetnsLab:
     _blackholes: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.subnet is None:
+            self.subnet = free_subnet()
         if not 1 <= self.count <= 200 or not 0 <= self.subnet <= 255:
             raise ValueError("count must be 1..200 and subnet 0..255")
 
