@@ -54,9 +54,10 @@ test-netns: $(STAMP)
 
 # Fresh randomness: Hypothesis not derandomized, and the consensus simulator on a seed range
 # no other run tried, both from SEED (the date unless given). A failure prints its example
-# or seed and how to pin it; `make test-fuzz SEED=n` replays a run.
+# or seed and how to pin it; `make test-fuzz SEED=n` replays a run. FUZZ_TESTS: every folder
+# with Hypothesis tests.
 SEED ?= $(shell date +%Y%m%d)
-FUZZ_TESTS := tests/core tests/consensus tests/p2p tests/rpc tests/execution/test_db.py
+FUZZ_TESTS := tests/core tests/consensus tests/p2p tests/rpc tests/execution
 test-fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz PEERCHAIN_FUZZ_SEED=$(SEED) \
 	  $(BIN)/pytest -q --hypothesis-seed=$(SEED) $(FUZZ_TESTS)
