@@ -6,8 +6,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from web3 import Web3
 
+from peerchain.cli.main import cli
 from peerchain.testing.processes import NodeProcess, free_port
 
 from . import scenarios
@@ -52,6 +54,22 @@ def test_escrow(chain: scenarios.Chain) -> None:
 
 def test_content_registry(chain: scenarios.Chain) -> None:
     scenarios.content_registry(chain)
+
+
+def test_deploy_command_compiles_and_deploys_solidity(
+    chain: scenarios.Chain, tmp_path: Path
+) -> None:
+    url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+    escrow = str(scenarios.EXAMPLES / "Escrow.sol")
+    arguments = ["--rpc", url, "--from", chain.address(0), "--keystore", str(tmp_path), escrow]
+    result = CliRunner().invoke(cli, ["deploy", *arguments])
+    assert result.exit_code == 0, result.output
+    address = result.output.strip().splitlines()[-1].removeprefix("deployed at ")
+    assert len(chain.w3.eth.get_code(Web3.to_checksum_address(address))) > 100
+    token = str(scenarios.EXAMPLES / "Token.vy")
+    arguments = ["--rpc", url, "--from", chain.address(0), "--keystore", str(tmp_path), token]
+    result = CliRunner().invoke(cli, ["deploy", *arguments, "Peer", "PEER", "1000"])
+    assert result.exit_code == 0, result.output
 
 
 def test_examples_are_the_ones_shipped() -> None:

@@ -229,3 +229,50 @@ def test_genesis_by_hash_is_not_traceable(traced: Traced) -> None:
 def test_bad_options_are_invalid_params(traced: Traced, options: dict[str, Any]) -> None:
     error = traced.rpc.error("debug_traceTransaction", traced.relay_tx, options)
     assert error["code"] == -32602
+
+
+def test_out_of_gas_is_reported_where_it_happened(traced: Traced) -> None:
+    call = {
+        "from": SENDER,
+        "to": traced.first,
+        "input": traced.data("store(uint256)", 5),
+        "gas": hex(25_000),
+    }
+    trace = traced.rpc("debug_traceCall", call, "latest")
+    last = trace["structLogs"][-1]
+    assert (last["op"], last["error"]) == ("SSTORE", "out of gas")
+    assert trace["failed"] is True and trace["returnValue"] == "0x" and trace["gas"] == 25_000
+    assert all("error" not in log for log in trace["structLogs"][:-1])
+    top = traced.rpc("debug_traceCall", call, "latest", {"tracer": "callTracer"})
+    assert top["error"] == "out of gas" and top["gasUsed"] == hex(25_000)
+
+
+def test_selfdestruct_in_a_creation(traced: Traced) -> None:
+    beneficiary = "0x" + "be" * 20
+    init = "0x73" + "be" * 20 + "ff"  # PUSH20 beneficiary; SELFDESTRUCT
+    call = {"from": SENDER, "input": init, "value": "0x7"}
+    top = traced.rpc("debug_traceCall", call, "latest", {"tracer": "callTracer"})
+    assert top["type"] == "CREATE" and top["value"] == "0x7"
+    [destruct] = top["calls"]
+    assert destruct["type"] == "SELFDESTRUCT" and destruct["to"] == beneficiary
+    assert destruct["value"] == "0x7" and destruct["from"] == top["to"]
+    diff = traced.rpc(
+        "debug_traceCall",
+        call,
+        "latest",
+        {"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}},
+    )
+    assert diff["post"][beneficiary] == {"balance": "0x7"}
+    assert top["to"] not in diff["post"]  # made and destroyed in the same transaction
+
+
+def test_oversized_traces_fail_instead_of_growing(
+    traced: Traced, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peerchain.execution.tracing import structlog
+
+    monkeypatch.setattr(structlog, "MAX_TRACE_VALUES", 500)
+    error = traced.rpc.error("debug_traceTransaction", traced.relay_tx)
+    assert error["code"] == -32000 and error["message"].startswith("trace too large")
+    kept = traced.rpc("debug_traceTransaction", traced.relay_tx, {"limit": 10})["structLogs"]
+    assert len(kept) == 10

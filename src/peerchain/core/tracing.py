@@ -14,6 +14,9 @@ STRUCT_LOGGER = "structLogger"
 CALL_TRACER = "callTracer"
 PRESTATE_TRACER = "prestateTracer"
 TRACERS = (STRUCT_LOGGER, CALL_TRACER, PRESTATE_TRACER)
+# What one struct-log trace may hold, in values (an entry's fields, stack items, memory
+# words, storage slots): a few hundred megabytes of JSON at most.
+MAX_TRACE_VALUES = 4_000_000
 
 
 class TraceFailed(PeerChainError):
@@ -25,9 +28,10 @@ class TraceConfig:
     """Options of one trace.
 
     Struct logger (the default, `tracer` = "structLogger"): `disable_stack`,
-    `disable_storage`, `enable_memory`, `enable_return_data`, `limit` (0: no limit on
-    the number of steps). callTracer: `only_top_call`, `with_log`. prestateTracer:
-    `diff_mode`, `disable_code`, `disable_storage`.
+    `disable_storage`, `enable_memory`, `enable_return_data`, `limit` (the number of
+    steps kept; 0 keeps all, up to MAX_TRACE_VALUES values, past which the trace
+    fails). callTracer: `only_top_call`, `with_log`. prestateTracer: `diff_mode`,
+    `disable_code`, `disable_storage`.
     """
 
     tracer: str = STRUCT_LOGGER

@@ -13,7 +13,7 @@ from typing import Any
 
 from eth.abc import ComputationAPI
 
-from peerchain.core.tracing import TraceConfig
+from peerchain.core.tracing import MAX_TRACE_VALUES, TraceConfig, TraceFailed
 from peerchain.execution.tracing.hooks import Frame, Step, Tracer, opcode_name
 
 SLOAD = 0x54
@@ -42,6 +42,7 @@ class StructLogger(Tracer):
         self._output = b""
         self._failed = False
         self._reverted = False
+        self._values = 0
 
     def _refund(self, depth: int) -> int:
         return sum(
@@ -88,8 +89,18 @@ class StructLogger(Tracer):
         refund = self._refund(depth)
         if refund:
             entry["refund"] = refund
+        self._count(entry)
         step.extra["log"] = entry
         self._logs.append(entry)
+
+    def _count(self, entry: dict[str, Any]) -> None:
+        """Keep the trace bounded: fail once it holds more than MAX_TRACE_VALUES values."""
+        self._values += 8 + sum(len(entry.get(k, ())) for k in ("stack", "memory", "storage"))
+        if self._values > MAX_TRACE_VALUES:
+            raise TraceFailed(
+                f"trace too large (over {MAX_TRACE_VALUES} values after {len(self._logs)} "
+                "steps): set limit, or disableStack / disableStorage / no enableMemory"
+            )
 
     def _touch_storage(self, step: Step, stack: list[int], entry: dict[str, Any]) -> None:
         seen = self._storage.setdefault(step.address, {})
