@@ -93,7 +93,7 @@ def prepare(conn: Connection, senders: int) -> tuple[NonceSigner, list[bytes], b
         for k in keys
     }
     signer = NonceSigner(chain_id, start)
-    _, bytecode = compile_vyper(ROOT / "examples" / "Token.vy")
+    bytecode = compile_vyper(ROOT / "examples" / "Token.vy").bytecode
     init = bytecode + encode_arguments(
         ["string", "string", "uint256"], ["Bench", "B", "1" + "0" * 30]
     )

@@ -97,7 +97,7 @@ class Signer(NonceSigner):
 def setup_token(client: RpcClient, signer: Signer, senders: list[bytes]) -> bytes:
     """Deploy the token, give every sender ether and tokens; return the token address."""
     dev = dev_private_keys(10)
-    _, bytecode = compile_vyper(ROOT / "examples" / "Token.vy")
+    bytecode = compile_vyper(ROOT / "examples" / "Token.vy").bytecode
     init = bytecode + encode_arguments(
         ["string", "string", "uint256"], ["Load", "L", "1" + "0" * 30]
     )

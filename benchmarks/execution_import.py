@@ -106,7 +106,7 @@ def eth_transfers(n: int, per_block: int) -> dict[str, float]:
 def erc20_transfers(n: int, per_block: int) -> dict[str, float]:
     """ERC-20 `transfer` calls of examples/Token.vy from 64 funded holders."""
     bench = Bench()
-    _, bytecode = compile_vyper(ROOT / "examples" / "Token.vy")
+    bytecode = compile_vyper(ROOT / "examples" / "Token.vy").bytecode
     args = encode(["string", "string", "uint256"], ["Bench", "BNC", 10**30])
     deploy = _sign(SENDERS[0], bench.next_nonce(0), None, bytecode + args, 3_000_000, 0)
     bench.mine([deploy])

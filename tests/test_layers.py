@@ -54,6 +54,8 @@ OWNERS: dict[str, str] = {
     "xxhash": "drivers.storage",
     "eth_account": "drivers.keystore",
     "aiohttp": "rpc.server",
+    "orjson": "rpc.jsoncodec",
+    "uvloop": "cli.eventloop",
     # the command line: every command module is made of click decorators
     "click": "cli",
     "rich": "cli.progress",

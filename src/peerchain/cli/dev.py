@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from peerchain.cli import eventloop
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
 from peerchain.drivers.clock import SystemClock
@@ -79,7 +80,7 @@ def dev(
     keys = dev_private_keys(n_accounts)
     addresses = [private_key_to_address(k) for k in keys]
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
-    asyncio.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins))
+    eventloop.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins))
 
 
 async def _run(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from peerchain.cli import eventloop
 from peerchain.cli.config import NodeConfig, load_node_config, read_hex_key
 from peerchain.cli.init import read_genesis_file
 from peerchain.cli.progress import SyncProgress
@@ -42,7 +43,7 @@ from peerchain.rpc.server import RpcConfig, serve
 )
 def node(config_path: Path) -> None:
     """Run a validator or observer node of a BFT network."""
-    asyncio.run(run_node(load_node_config(config_path)))
+    eventloop.run(run_node(load_node_config(config_path)))
 
 
 async def run_node(config: NodeConfig) -> None:

@@ -40,6 +40,7 @@ from peerchain.rpc.errors import (
     invalid_params,
     to_rpc_error,
 )
+from peerchain.rpc.jsoncodec import encode_json
 
 MAX_DEPTH = 64
 # A JSON string, also an unterminated one; possessive, so matching stays linear.
@@ -219,7 +220,7 @@ def _loads(body: bytes | str) -> Any:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    return encode_json(value)
 
 
 def _valid_id(value: Any) -> bool:

@@ -25,7 +25,6 @@ events from `NodeView.subscribe` may arrive from any thread.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from peerchain.rpc.api import RpcConfig, build_dispatcher
 from peerchain.rpc.dispatch import CallContext, Dispatcher
 from peerchain.rpc.errors import INVALID_REQUEST
 from peerchain.rpc.filters import FilterManager
+from peerchain.rpc.jsoncodec import encode_json
 
 __all__ = ["DISPATCHER", "RpcConfig", "RpcServer", "create_app", "dispatcher_of", "serve"]
 
@@ -134,7 +134,7 @@ async def serve(
 # --- HTTP ----------------------------------------------------------------------------
 def _error_body(code: int, message: str) -> bytes:
     error = {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
-    return json.dumps(error).encode()
+    return encode_json(error)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
@@ -328,7 +328,7 @@ async def _serve_socket(
     closing: list[asyncio.Task[bool]] = []
 
     def notify(method: str, params: Any) -> None:
-        message = json.dumps({"jsonrpc": "2.0", "method": method, "params": params})
+        message = encode_json({"jsonrpc": "2.0", "method": method, "params": params}).decode()
         try:
             outbox.put_nowait(message)
         except asyncio.QueueFull:
