@@ -315,7 +315,7 @@ class FakeNodeView:
             ),
         )
 
-    def call(self, request: CallRequest, header: Header) -> bytes:
+    def call(self, request: CallRequest, header: Header, *overrides: object) -> bytes:
         if request.to == REVERTER:
             raise ExecutionReverted("execution reverted", REVERT_DATA)
         if request.to == FAILER:
@@ -324,7 +324,7 @@ class FakeNodeView:
             raise RuntimeError("a bug inside the node")
         return (42).to_bytes(32, "big")
 
-    def estimate_gas(self, request: CallRequest, header: Header) -> int:
+    def estimate_gas(self, request: CallRequest, header: Header, *overrides: object) -> int:
         self.call(request, header)
         return 21_000 if not request.data else 50_000
 

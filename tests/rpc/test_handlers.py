@@ -218,7 +218,10 @@ def test_call_and_estimate(rpc: Rpc) -> None:
     assert rpc("eth_estimateGas", {"from": DEV, "to": TOKEN_HEX}) == hex(21_000)
     assert rpc("eth_estimateGas", call, "latest") == hex(50_000)
     assert rpc("eth_call", call, "latest", None) is not None
-    assert rpc.error("eth_call", call, "latest", {DEV: {"balance": "0x1"}})["code"] == -32602
+    assert rpc.error("eth_call", call, "latest", {DEV: {"balance": 1}})["code"] == -32602
+    both = {DEV: {"state": {}, "stateDiff": {}}}
+    assert "both" in rpc.error("eth_call", call, "latest", both)["message"]
+    assert rpc.error("eth_call", call, "latest", None, {"time": "1"})["code"] == -32602
     assert rpc.error("eth_call", call, "0x10")["code"] == -32000
 
 

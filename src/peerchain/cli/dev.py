@@ -22,6 +22,9 @@ from peerchain.node.ledger import Ledger
 from peerchain.rpc.server import RpcConfig, serve
 
 ETHER = 10**18
+# The Hardhat release whose behaviour `--compat hardhat` follows (its network helpers
+# accept a node whose web3_clientVersion starts with "HardhatNetwork").
+HARDHAT_VERSION = "2.22.2"
 
 
 def load_or_create_dev_genesis(
@@ -66,6 +69,12 @@ def load_or_create_dev_genesis(
     help="Seconds between blocks; 0 mines a block per transaction (automine).",
 )
 @click.option("--cors", "cors_origins", multiple=True, help="Allowed CORS origin (repeatable).")
+@click.option(
+    "--compat",
+    type=click.Choice(["hardhat"]),
+    default=None,
+    help="Answer as Hardhat Network does where test suites check (see README).",
+)
 def dev(
     datadir: Path,
     host: str,
@@ -75,12 +84,13 @@ def dev(
     balance: int,
     block_time: float,
     cors_origins: tuple[str, ...],
+    compat: str | None,
 ) -> None:
     """Run a single development node with prefunded accounts."""
     keys = dev_private_keys(n_accounts)
     addresses = [private_key_to_address(k) for k in keys]
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
-    eventloop.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins))
+    eventloop.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins, compat))
 
 
 async def _run(
@@ -91,10 +101,11 @@ async def _run(
     port: int,
     block_time: float,
     cors_origins: tuple[str, ...],
+    compat: str | None,
 ) -> None:
     store = LmdbStore(datadir / "chain")
     try:
-        ledger = Ledger(store, genesis)
+        ledger = Ledger(store, genesis, dev=True)
         check_head(ledger, certified=False)
         node = DevNode(
             ledger,
@@ -103,6 +114,8 @@ async def _run(
             automine=block_time <= 0,
             block_time_ms=int(block_time * 1000),
         )
+        if compat == "hardhat":
+            node.client_version_override = f"HardhatNetwork/{HARDHAT_VERSION}/{node.client_version}"
         server = await serve(
             node,
             RpcConfig(host=host, port=port, cors_origins=cors_origins),

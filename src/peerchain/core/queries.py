@@ -43,6 +43,38 @@ class CallRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountOverride:
+    """New fields for one account, in geth's state-override terms.
+
+    Used by eth_call/eth_estimateGas overrides and by the dev node's state edits
+    (hardhat_setBalance, ...). None leaves a field as it is; `storage` replaces the
+    whole storage, `storage_diff` sets the slots it names.
+    """
+
+    balance: int | None = None
+    nonce: int | None = None
+    code: bytes | None = None
+    storage: tuple[tuple[int, int], ...] | None = None
+    storage_diff: tuple[tuple[int, int], ...] = ()
+
+
+# (address, override) pairs, applied in order.
+StateOverrides = tuple[tuple[bytes, AccountOverride], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockOverrides:
+    """Block-context fields an eth_call runs under instead of its block's (geth format)."""
+
+    number: int | None = None
+    time: int | None = None
+    gas_limit: int | None = None
+    fee_recipient: bytes | None = None
+    prev_randao: bytes | None = None
+    base_fee: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StorageProof:
     """A storage slot, its value and the trie nodes from the storage root to it."""
 

@@ -36,6 +36,8 @@ SET_CODE_TX = 4
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 SECP256K1_HALF_N = crypto.SECP256K1_N // 2
+# s of the marker signature of a dev node's impersonated transactions (r holds the sender).
+IMPERSONATED_S = 1
 MAX_INITCODE_SIZE = 2 * 24576
 
 TX_GAS = 21000
@@ -200,19 +202,31 @@ def _legacy_v(chain_id: int | None, y_parity: int) -> int:
     return 27 + y_parity if chain_id is None else 35 + 2 * chain_id + y_parity
 
 
-def _assemble(tx: UnsignedTransaction, raw: bytes, v: int, r: int, s: int) -> Transaction:
-    """Recover the sender of a signed `tx` and build the Transaction. Raises InvalidSignature."""
+def _assemble(
+    tx: UnsignedTransaction, raw: bytes, v: int, r: int, s: int, impersonation: bool = False
+) -> Transaction:
+    """Recover the sender of a signed `tx` and build the Transaction. Raises InvalidSignature.
+
+    With `impersonation`, a signature with s = IMPERSONATED_S names its sender in r."""
     y_parity = v
     if tx.type == LEGACY_TX:
         y_parity = v - _legacy_v(tx.chain_id, 0)
     if y_parity not in (0, 1):
         raise InvalidSignature("invalid signature: y parity must be 0 or 1")
+    if impersonation and s == IMPERSONATED_S and 0 < r < 2**160:
+        return _transaction(tx, raw, v, r, s, r.to_bytes(20, "big"))
     if not (0 < r < crypto.SECP256K1_N and 0 < s <= SECP256K1_HALF_N):
         raise InvalidSignature("invalid transaction v, r, s values")
     try:
         sender = crypto.recover_address(signing_hash(tx), y_parity, r, s)
     except crypto.BadSignature as exc:
         raise InvalidSignature(f"invalid sender: {exc}") from exc
+    return _transaction(tx, raw, v, r, s, sender)
+
+
+def _transaction(
+    tx: UnsignedTransaction, raw: bytes, v: int, r: int, s: int, sender: bytes
+) -> Transaction:
     legacy = tx.type in (LEGACY_TX, ACCESS_LIST_TX)
     return Transaction(
         raw=raw,
@@ -244,6 +258,21 @@ def sign_transaction(tx: UnsignedTransaction, private_key: bytes) -> Transaction
     y_parity, r, s = crypto.sign_hash(signing_hash(tx), private_key)
     v = _legacy_v(tx.chain_id, y_parity) if tx.type == LEGACY_TX else y_parity
     return _assemble(tx, _encode_signed(tx, v, r, s), v, r, s)
+
+
+def impersonate_transaction(tx: UnsignedTransaction, sender: bytes) -> Transaction:
+    """`tx` as sent by `sender` without its key, for dev nodes' account impersonation.
+
+    The signature is a marker, not a signature: r holds the sender's address and s is
+    IMPERSONATED_S. Only a decoder told to accept impersonation reads it back with that
+    sender; elsewhere it recovers to an unrelated address or fails. Raises
+    InvalidTransaction for the zero address (it has no marker form)."""
+    r = int.from_bytes(sender, "big")
+    if r == 0:
+        raise InvalidTransaction("the zero address cannot be impersonated")
+    v = _legacy_v(tx.chain_id, 0) if tx.type == LEGACY_TX else 0
+    raw = _encode_signed(tx, v, r, IMPERSONATED_S)
+    return _transaction(tx, raw, v, r, IMPERSONATED_S, sender)
 
 
 # ---------------------------------------------------------------------------
@@ -320,7 +349,7 @@ def _check_chain_id(got: int | None, expected: int | None) -> None:
         raise WrongChainId(got, expected)
 
 
-def _decode_legacy(raw: bytes, expected_chain_id: int | None) -> Transaction:
+def _decode_legacy(raw: bytes, expected_chain_id: int | None, impersonation: bool) -> Transaction:
     fields = _list(decode_rlp(raw), "legacy transaction", 9)
     v = _uint(fields[6], "v")
     if v in (0, 1):
@@ -339,13 +368,13 @@ def _decode_legacy(raw: bytes, expected_chain_id: int | None) -> Transaction:
         value=_uint(fields[4], "value"),
         data=_bytes(fields[5], "data"),
     )
-    return _assemble(tx, raw, v, _uint(fields[7], "r"), _uint(fields[8], "s"))
+    return _assemble(tx, raw, v, _uint(fields[7], "r"), _uint(fields[8], "s"), impersonation)
 
 
 _TYPED_LENGTHS = {ACCESS_LIST_TX: 11, DYNAMIC_FEE_TX: 12, SET_CODE_TX: 13}
 
 
-def _decode_typed(raw: bytes, expected_chain_id: int | None) -> Transaction:
+def _decode_typed(raw: bytes, expected_chain_id: int | None, impersonation: bool) -> Transaction:
     tx_type = raw[0]
     if tx_type not in _TYPED_LENGTHS:
         raise InvalidTransaction("transaction type not supported")
@@ -379,10 +408,12 @@ def _decode_typed(raw: bytes, expected_chain_id: int | None) -> Transaction:
         authorization_list=auths,
     )
     v, r, s = (_uint(f, name) for f, name in zip(fields[-3:], "vrs", strict=True))
-    return _assemble(tx, raw, v, r, s)
+    return _assemble(tx, raw, v, r, s, impersonation)
 
 
-def decode_transaction(raw: bytes, chain_id: int | None = None) -> Transaction:
+def decode_transaction(
+    raw: bytes, chain_id: int | None = None, *, impersonation: bool = False
+) -> Transaction:
     """Decode a transaction in its network form (legacy RLP list or type byte + RLP)
     and recover its sender.
 
@@ -390,16 +421,17 @@ def decode_transaction(raw: bytes, chain_id: int | None = None) -> Transaction:
     before any signature work (unprotected legacy transactions pass). Raises
     DecodeError for malformed bytes, InvalidSignature for a bad, high-s or
     out-of-range signature, InvalidTransaction for an unsupported type.
+    `impersonation` (dev nodes only) reads `impersonate_transaction`'s marker.
     """
     if not raw:
         raise DecodeError("typed transaction too short")
     if raw[0] >= 0xC0:
-        return _decode_legacy(raw, chain_id)
+        return _decode_legacy(raw, chain_id, impersonation)
     if raw[0] >= 0x80:
         raise DecodeError("rlp: expected input list for legacy transaction")
     if len(raw) < 2:
         raise DecodeError("typed transaction too short")
-    return _decode_typed(raw, chain_id)
+    return _decode_typed(raw, chain_id, impersonation)
 
 
 # ---------------------------------------------------------------------------

@@ -19,11 +19,14 @@ from eth_utils.exceptions import ValidationError
 
 from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.queries import (
+    BlockOverrides,
     CallRequest,
     ExecutionFailed,
     ExecutionReverted,
+    StateOverrides,
     revert_reason,
 )
+from peerchain.core.transactions import FLOOR_GAS_PER_TOKEN
 
 TX_GAS = 21_000
 CALL_STIPEND = 2_300
@@ -35,13 +38,59 @@ def call_state(
     header: BlockHeaderAPI,
     chain_context: ChainContext,
     request: CallRequest,
+    state_overrides: StateOverrides = (),
+    block_overrides: BlockOverrides | None = None,
 ) -> StateAPI:
-    """State after `header`, in `header`'s block context, ready to run `request`."""
+    """State after `header`, in `header`'s block context (with `block_overrides`) and
+    with `state_overrides` applied, ready to run `request`."""
+    if block_overrides is not None:
+        header = override_header(header, block_overrides)
     if _is_free(request):
         header = header.copy(base_fee_per_gas=0)
     prev_hashes = vm_class.get_prev_hashes(header.parent_hash, chaindb) or ()
     state: StateAPI = vm_class.build_state(chaindb.db, header, chain_context, prev_hashes)
+    apply_state_overrides(state, state_overrides)
     return state
+
+
+def override_header(header: BlockHeaderAPI, overrides: BlockOverrides) -> BlockHeaderAPI:
+    """`header` with the block-context fields that `overrides` sets."""
+    fields: dict[str, Any] = {}
+    for name, value in (
+        ("block_number", overrides.number),
+        ("timestamp", overrides.time),
+        ("gas_limit", overrides.gas_limit),
+        ("coinbase", overrides.fee_recipient),
+        ("mix_hash", overrides.prev_randao),
+        ("base_fee_per_gas", overrides.base_fee),
+    ):
+        if value is not None:
+            fields[name] = value
+    return header.copy(**fields) if fields else header
+
+
+def apply_state_overrides(state: StateAPI, overrides: StateOverrides) -> None:
+    """Write each account override into `state` (geth's semantics)."""
+    for raw_address, override in overrides:
+        address = Address(raw_address)
+        if override.balance is not None:
+            state.set_balance(address, override.balance)
+        if override.nonce is not None:
+            state.set_nonce(address, override.nonce)
+        if override.code is not None:
+            state.set_code(address, override.code)
+        if override.storage is not None:
+            state.delete_storage(address)
+            for slot, value in override.storage:
+                state.set_storage(address, slot, value)
+        for slot, value in override.storage_diff:
+            state.set_storage(address, slot, value)
+
+
+def calldata_floor(data: bytes) -> int:
+    """Least gas a transaction with this calldata is charged from Prague on."""
+    zeros = data.count(0)
+    return TX_GAS + FLOOR_GAS_PER_TOKEN * (zeros + 4 * (len(data) - zeros))
 
 
 def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> bytes:
@@ -52,8 +101,11 @@ def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> b
     return bytes(computation.output)
 
 
-def estimate_gas(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> int:
-    """The least gas limit with which `request` succeeds (binary search).
+def estimate_gas(
+    state: StateAPI, builder: Any, request: CallRequest, gas_cap: int, floor: int = 0
+) -> int:
+    """The least gas limit with which `request` succeeds (binary search), at least
+    `floor` (the calldata floor of forks that have one).
 
     The search stops at the block's gas limit, or at what the sender can pay for
     when a fee is given. Raises ExecutionReverted (with the revert data) or
@@ -69,8 +121,8 @@ def estimate_gas(state: StateAPI, builder: Any, request: CallRequest, gas_cap: i
     computation = _run(state, builder, request, hi)
     _raise_for(computation, hi)
     used = hi - computation.get_gas_remaining()
-    lo = max(used, TX_GAS) - 1
-    optimistic = (used + computation.get_gas_refund() + CALL_STIPEND) * 64 // 63
+    lo = max(used, TX_GAS, floor) - 1
+    optimistic = max((used + computation.get_gas_refund() + CALL_STIPEND) * 64 // 63, lo + 1)
     if optimistic < hi and _succeeds(state, builder, request, optimistic):
         hi = optimistic
     while hi - lo > 1:

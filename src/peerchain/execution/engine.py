@@ -40,8 +40,15 @@ from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import FaultLatch, corrupted
 from peerchain.core.genesis import ZERO_HASH, Genesis
 from peerchain.core.kv import KeyValueReader
-from peerchain.core.queries import AccountProof, CallRequest
-from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, encode_object
+from peerchain.core.queries import AccountProof, BlockOverrides, CallRequest, StateOverrides
+from peerchain.core.rlp import (
+    LIBRARY_ERRORS,
+    decode_object,
+    decode_uint,
+    encode_object,
+    encode_rlp,
+    encode_uint,
+)
 from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs, tracing
@@ -136,16 +143,26 @@ def _missing_is_fault(
 
 class ExecutionEngine:
     """py-evm behind plain values. Reads through `reader`; never writes to it.
-    Missing records under stored roots are reported to `faults` (LocalFaultError)."""
+    Missing records under stored roots are reported to `faults` (LocalFaultError).
+
+    `dev` (dev nodes only) reads impersonated transactions back with their sender and
+    builds blocks with the gas limit and base fee it is given."""
 
     def __init__(
-        self, reader: KeyValueReader, genesis: Genesis, faults: FaultLatch | None = None
+        self,
+        reader: KeyValueReader,
+        genesis: Genesis,
+        faults: FaultLatch | None = None,
+        *,
+        dev: bool = False,
     ) -> None:
         self.faults = faults if faults is not None else FaultLatch()
         self._reader = reader
         self._genesis = genesis
+        self._dev = dev
         self._machine = FORKS[genesis.fork]
         self._vm = self._machine.vm
+        self._building_vm = self._machine.dev_building_vm if dev else self._machine.building_vm
         self._chain_class = self._machine.chain_class(genesis.chain_id)
         self._chain_context = ChainContext(genesis.chain_id)
         self._states = StateCache()
@@ -228,14 +245,18 @@ class ExecutionEngine:
         extra_data: bytes = b"",
         prev_randao: bytes = ZERO_HASH,
         gas_limit: int | None = None,
+        base_fee: int | None = None,
     ) -> ExecutedBlock:
         """Execute `txs` in order on `parent`'s state as a new block.
 
         Transactions invalid at their turn are skipped, with the reason. `parent`
         is normally the canonical head: the block becomes the head when its changes
-        are persisted. Raises InvalidBlock if the header settings themselves are
-        invalid (timestamp not after the parent's, extra data over 32 bytes, unknown
-        parent, gas limit beyond the 1/1024 step from the parent's).
+        are persisted; its `state_root` is the state the block starts from (a dev
+        node's edited head state). Raises InvalidBlock if the header settings
+        themselves are invalid (timestamp not after the parent's, extra data over
+        32 bytes, unknown parent, gas limit beyond the 1/1024 step from the
+        parent's, a `base_fee` other than the parent's rule; dev engines take gas
+        limit and base fee as given).
         """
         if timestamp <= parent.timestamp:
             raise InvalidBlock(
@@ -258,8 +279,12 @@ class ExecutionEngine:
             )
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
+        if parent.state_root != evm_parent.state_root:
+            header = header.copy(state_root=parent.state_root)
+        if base_fee is not None:
+            header = header.copy(base_fee_per_gas=base_fee)
         console: list[str] = []
-        vm = console_capturing(self._machine.building_vm, console.append)(
+        vm = console_capturing(self._building_vm, console.append)(
             header=header,
             chaindb=chain.chaindb,
             chain_context=self._chain_context,
@@ -281,7 +306,9 @@ class ExecutionEngine:
         candidate = vm.get_block_class()(header=header, transactions=candidates, uncles=[])
         try:
             result = vm.import_block(candidate)
-            chain.persist_block(result.block)
+            # The builder validated the block; a dev block's gas settings would fail
+            # the chain's parent-based rules, which the builder has waived.
+            chain.persist_block(result.block, perform_validation=not self._dev)
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
         evm_block = result.block
@@ -322,11 +349,47 @@ class ExecutionEngine:
         receipts = self._block_receipts(chain, imported.header, block)
         return ExecutedBlock(block, receipts, (), dict(changes))
 
-    def rewind_changes(self, number: int) -> dict[bytes, bytes | None]:
+    def append_header(self, header: Header) -> tuple[Header, dict[bytes, bytes | None]]:
+        """Writes that make `header`, an empty block declared rather than executed, the
+        canonical head (the last block of a dev node's reserved range; its parent
+        need not be stored). Returns the header with its hash."""
+        chain, changes = self._open()
+        head = chain.get_canonical_head()
+        evm_header = _evm_header_like(head, header)
+        db = chain.chaindb.db
+        score_key = SchemaV1.make_block_hash_to_score_lookup_key
+        score = decode_uint(db[score_key(head.hash)])
+        db[evm_header.hash] = encode_object(evm_header)
+        db[score_key(evm_header.hash)] = encode_rlp(encode_uint(score + header.number))
+        number_key = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(header.number))
+        db[number_key] = encode_rlp(evm_header.hash)
+        tip = ((), BlockNumber(header.number + 1))
+        db[SchemaV1.make_header_chain_gaps_lookup_key()] = _encode_gaps(tip)
+        db[SchemaV1.make_chain_gaps_lookup_key()] = _encode_gaps(tip)
+        db[SchemaV1.make_canonical_head_hash_lookup_key()] = evm_header.hash
+        return header_from_evm(evm_header), dict(changes)
+
+    def apply_state_overrides(
+        self, state_root: bytes, overrides: StateOverrides
+    ) -> tuple[bytes, dict[bytes, bytes | None]]:
+        """The state root after writing `overrides` into the state at `state_root`,
+        and the store writes (trie nodes) that hold it (dev nodes' state edits)."""
+        db, overlay = open_overlay(self._reader)
+        account_db_class = self._vm.get_state_class().get_account_db_class()
+        accounts: Any = account_db_class(db, Hash32(state_root))
+        calls.apply_state_overrides(accounts, overrides)
+        accounts.persist()
+        return bytes(accounts.state_root), dict(overlay.changes)
+
+    def rewind_changes(
+        self, number: int, unstored: Sequence[range] = ()
+    ) -> dict[bytes, bytes | None]:
         """Writes that make canonical block `number` the head again (dev snapshots).
 
         Blocks above it stay stored by hash but leave the canonical chain, with their
-        number and transaction lookups. Raises InvalidBlock for an unknown number.
+        number and transaction lookups. `unstored` are the numbers of canonical blocks
+        that were never stored (reserved ranges). Raises InvalidBlock for an unknown
+        number.
         """
         chain, changes = self._open()
         chaindb: Any = chain.chaindb
@@ -336,7 +399,11 @@ class ExecutionEngine:
             target = chain.get_canonical_block_header_by_number(BlockNumber(number))
         except HeaderNotFound:
             raise InvalidBlock(f"no canonical block {number}") from None
-        numbers = [BlockNumber(n) for n in range(head.block_number, number, -1)]
+        numbers = [
+            BlockNumber(n)
+            for n in range(head.block_number, number, -1)
+            if not any(n in r for r in unstored)
+        ]
         chaindb._decanonicalize_old_headers(db, numbers)
         header_gaps = chaindb.get_header_chain_gaps()
         block_gaps = chaindb.get_chain_gaps()
@@ -344,6 +411,8 @@ class ExecutionEngine:
             db.delete(SchemaV1.make_block_number_to_hash_lookup_key(n))
             header_gaps = reopen_gap(n, header_gaps)
             block_gaps = reopen_gap(n, block_gaps)
+        if unstored:  # the chain up to `number` is whole: nothing above it is known
+            header_gaps = block_gaps = ((), BlockNumber(number + 1))
         if numbers:
             db[SchemaV1.make_header_chain_gaps_lookup_key()] = _encode_gaps(header_gaps)
             db[SchemaV1.make_chain_gaps_lookup_key()] = _encode_gaps(block_gaps)
@@ -415,7 +484,8 @@ class ExecutionEngine:
         decoded = []
         for index, evm_tx in enumerate(evm_block.transactions):
             try:
-                tx = decode_transaction(encode_transaction(evm_tx), self.chain_id)
+                raw = encode_transaction(evm_tx)
+                tx = decode_transaction(raw, self.chain_id, impersonation=self._dev)
             except PeerChainError as exc:
                 raise InvalidBlock(f"block {evm_block.number}: transaction {index}: {exc}") from exc
             prime_sender(evm_tx, tx.sender)
@@ -467,21 +537,36 @@ class ExecutionEngine:
         return proofs.account_proof(chain.chaindb.db, header.state_root, address, slots)
 
     @_missing_is_fault
-    def call(self, request: CallRequest, header: Header) -> bytes:
-        """Output of `request` run on `header`'s state.
+    def call(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> bytes:
+        """Output of `request` run on `header`'s state, in `header`'s block context.
 
-        Raises ExecutionReverted (message and revert data) or ExecutionFailed."""
-        state, gas_cap = self._call_state(request, header)
+        `header` may be one that is not stored (a pending block). Raises
+        ExecutionReverted (message and revert data) or ExecutionFailed."""
+        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
         return calls.call(state, self._vm.get_transaction_builder(), request, gas_cap)
 
     @_missing_is_fault
-    def estimate_gas(self, request: CallRequest, header: Header) -> int:
-        """Least gas limit with which `request` succeeds on `header`'s state.
+    def estimate_gas(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> int:
+        """Least gas limit with which `request` succeeds on `header`'s state, and at
+        least its calldata floor from Prague on.
 
         Raises ExecutionReverted or ExecutionFailed if it fails with the block's gas."""
-        state, gas_cap = self._call_state(request, header)
+        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
         builder = self._vm.get_transaction_builder()
-        return calls.estimate_gas(state, builder, request, gas_cap)
+        floor = calls.calldata_floor(request.data) if self._genesis.fork == "Prague" else 0
+        return calls.estimate_gas(state, builder, request, gas_cap, floor)
 
     # --- tracing ---------------------------------------------------------------
     def trace_block(
@@ -508,11 +593,51 @@ class ExecutionEngine:
         builder = self._vm.get_transaction_builder()
         return tracing.trace_call(self._vm, state, builder, request, gas_cap, config)
 
-    def _call_state(self, request: CallRequest, header: Header) -> tuple[StateAPI, int]:
+    def _call_state(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> tuple[StateAPI, int]:
         chain, _ = self._open()
-        evm_header = self._evm_header(chain, header.hash)
-        state = calls.call_state(self._vm, chain.chaindb, evm_header, self._chain_context, request)
-        return state, evm_header.gas_limit
+        try:
+            evm_header = chain.chaindb.get_block_header_by_hash(Hash32(header.hash))
+        except HeaderNotFound:
+            evm_header = _evm_header_like(chain.get_canonical_head(), header)
+        if evm_header.state_root != header.state_root:
+            evm_header = evm_header.copy(state_root=header.state_root)
+        state = calls.call_state(
+            self._vm,
+            chain.chaindb,
+            evm_header,
+            self._chain_context,
+            request,
+            state_overrides,
+            block_overrides,
+        )
+        gas_cap = evm_header.gas_limit
+        if block_overrides is not None and block_overrides.gas_limit is not None:
+            gas_cap = block_overrides.gas_limit
+        return state, gas_cap
+
+    def pending_header(
+        self, parent: Header, *, timestamp: int, coinbase: bytes, prev_randao: bytes
+    ) -> Header:
+        """The header the next block on `parent` would start with (no transactions),
+        for calls and reads of the `pending` block."""
+        chain, _ = self._open()
+        evm_parent = self._evm_header(chain, parent.hash)
+        header = self._vm.create_header_from_parent(
+            evm_parent,
+            coinbase=coinbase,
+            timestamp=max(timestamp, parent.timestamp + 1),
+            mix_hash=prev_randao,
+            gas_limit=evm_parent.gas_limit,
+            parent_beacon_block_root=ZERO_HASH,
+            difficulty=0,
+        )
+        return header_from_evm(header.copy(state_root=parent.state_root))
 
 
 def _reason(exc: Exception, limit: int = 300) -> str:
@@ -524,6 +649,39 @@ def _reason(exc: Exception, limit: int = 300) -> str:
         fields = re.findall(r"- ([\w.]+): \(locally executed block\)", text)
         return "result differs from the block's header: " + ", ".join(fields)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _evm_header_like(template: BlockHeaderAPI, header: Header) -> BlockHeaderAPI:
+    """A py-evm header of `template`'s fork carrying the fields of a core `header`."""
+    fields: dict[str, Any] = {
+        "parent_hash": header.parent_hash,
+        "uncles_hash": header.uncles_hash,
+        "coinbase": header.coinbase,
+        "state_root": header.state_root,
+        "transaction_root": header.transactions_root,
+        "receipt_root": header.receipts_root,
+        "bloom": int.from_bytes(header.logs_bloom, "big"),
+        "difficulty": header.difficulty,
+        "block_number": header.number,
+        "gas_limit": header.gas_limit,
+        "gas_used": header.gas_used,
+        "timestamp": header.timestamp,
+        "extra_data": header.extra_data,
+        "mix_hash": header.mix_hash,
+        "nonce": header.nonce,
+    }
+    for name in (
+        "base_fee_per_gas",
+        "withdrawals_root",
+        "blob_gas_used",
+        "excess_blob_gas",
+        "parent_beacon_block_root",
+        "requests_hash",
+    ):
+        value = getattr(header, name)
+        if value is not None and hasattr(template, name):
+            fields[name] = value
+    return template.copy(**fields)
 
 
 def _encode_gaps(gaps: Any) -> bytes:

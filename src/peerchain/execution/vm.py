@@ -114,6 +114,15 @@ class _SkipInvalid:
         )
 
 
+class _DevHeaderRules:
+    """Dev nodes set a block's gas limit and base fee as the developer asks
+    (evm_setBlockGasLimit, hardhat_setNextBlockBaseFeePerGas): no parent-based rule."""
+
+    @classmethod
+    def validate_gas(cls, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        return None
+
+
 class PragueChainVM(_ChainIdCheck, PragueVM):
     """Prague rules plus the chain-id check, on PeerChain's state layer."""
 
@@ -138,13 +147,23 @@ class CancunBuildingVM(_SkipInvalid, CancunChainVM):
     """CancunChainVM that skips inapplicable transactions."""
 
 
+class PragueDevBuildingVM(_DevHeaderRules, PragueBuildingVM):
+    """PragueBuildingVM for dev nodes: gas limit and base fee as set."""
+
+
+class CancunDevBuildingVM(_DevHeaderRules, CancunBuildingVM):
+    """CancunBuildingVM for dev nodes: gas limit and base fee as set."""
+
+
 @dataclass(frozen=True, slots=True)
 class Machine:
-    """One fork's VM for importing blocks and its twin for building them."""
+    """One fork's VM for importing blocks, its twin for building them, and the dev
+    nodes' builder that takes gas limit and base fee as given."""
 
     fork: str
     vm: type[Any]
     building_vm: type[Any]
+    dev_building_vm: type[Any]
 
     def chain_class(self, chain_id: int) -> type[Chain]:
         """A py-evm Chain class for `chain_id` that runs this fork from genesis."""
@@ -157,6 +176,6 @@ class Machine:
 
 # The forks the execution layer runs, by the names geth configs and test fixtures use.
 FORKS: dict[str, Machine] = {
-    "Cancun": Machine("Cancun", CancunChainVM, CancunBuildingVM),
-    "Prague": Machine("Prague", PragueChainVM, PragueBuildingVM),
+    "Cancun": Machine("Cancun", CancunChainVM, CancunBuildingVM, CancunDevBuildingVM),
+    "Prague": Machine("Prague", PragueChainVM, PragueBuildingVM, PragueDevBuildingVM),
 }

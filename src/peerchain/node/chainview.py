@@ -20,11 +20,13 @@ from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.view import (
     AccountProof,
+    BlockOverrides,
     BlockSelector,
     CallRequest,
     FeeHistory,
     LocalFault,
     LogFilter,
+    StateOverrides,
     SubscriptionKind,
     SyncStatus,
     TraceConfig,
@@ -73,6 +75,9 @@ class ChainView:
         return self.ledger.head.number
 
     def resolve_block(self, selector: BlockSelector) -> Header:
+        return self.ledger.at_state(self._resolve(selector))
+
+    def _resolve(self, selector: BlockSelector) -> Header:
         if isinstance(selector, bytes):
             block = self.ledger.block_by_hash(selector)
             if block is None:
@@ -134,7 +139,7 @@ class ChainView:
         return self.ledger.engine.get_nonce(address, header)
 
     def get_pending_nonce(self, address: bytes) -> int:
-        state_nonce = self.ledger.engine.get_nonce(address, self.ledger.head)
+        state_nonce = self.ledger.account_state(address).nonce
         return self.mempool.pending_nonce(address, state_nonce)
 
     def get_code(self, address: bytes, header: Header) -> bytes:
@@ -146,11 +151,23 @@ class ChainView:
     def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
         return self.ledger.engine.get_proof(address, slots, header)
 
-    def call(self, request: CallRequest, header: Header) -> bytes:
-        return self.ledger.engine.call(request, header)
+    def call(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> bytes:
+        return self.ledger.engine.call(request, header, state_overrides, block_overrides)
 
-    def estimate_gas(self, request: CallRequest, header: Header) -> int:
-        return self.ledger.engine.estimate_gas(request, header)
+    def estimate_gas(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> int:
+        return self.ledger.engine.estimate_gas(request, header, state_overrides, block_overrides)
 
     # --- tracing --------------------------------------------------------------
     def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:

@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from peerchain.core.blocks import Block
+from peerchain.core.blocks import Block, Header
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash
-from peerchain.core.errors import PeerChainError
+from peerchain.core.errors import InvalidTransaction, PeerChainError
 from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.mempool import Mempool
-from peerchain.core.transactions import UnsignedTransaction, sign_transaction
+from peerchain.core.queries import AccountOverride, ExecutionReverted, revert_reason
+from peerchain.core.reserved import Reservation, can_reserve_after, encode_empty_block
+from peerchain.core.transactions import (
+    IMPERSONATED_S,
+    Transaction,
+    UnsignedTransaction,
+    decode_transaction,
+    impersonate_transaction,
+    sign_transaction,
+)
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
-from peerchain.node.view import CallRequest
+from peerchain.node.view import BlockSelector, CallRequest
+
+# hardhat_mine runs up to this many blocks for real; longer runs are reserved.
+MINE_FOR_REAL = 16
 
 log = logging.getLogger(__name__)
 # console.log output of contracts, printed as Hardhat and Anvil print it
@@ -35,6 +47,7 @@ class UnknownAccount(PeerChainError):
 @dataclass(slots=True)
 class _Snapshot:
     head: int
+    state_root: bytes
     time_offset: int
     next_timestamp: int | None
 
@@ -64,8 +77,24 @@ class DevNode(ChainView):
         self._snapshots: dict[int, _Snapshot] = {}
         self._next_snapshot = 1
         self._interval_changed = asyncio.Event()
+        self.impersonated: set[bytes] = set()
+        self.auto_impersonate = False
+        self.client_version_override: str | None = None
+        self._next_base_fee: int | None = None
+        self._next_prev_randao: bytes | None = None
+        self._gas_limit: int | None = None
+
+    @property
+    def client_version(self) -> str:
+        return self.client_version_override or super().client_version
 
     # --- block production ---------------------------------------------------------
+    def _next_block_timestamp(self) -> int:
+        """The timestamp the next block gets unless one is asked for."""
+        if self._next_timestamp is not None:
+            return self._next_timestamp
+        return max(self.ledger.head.timestamp + 1, int(self.clock.now()) + self._time_offset)
+
     def _timestamp(self, requested: int | None) -> int:
         parent = self.ledger.head.timestamp
         if requested is None:
@@ -79,18 +108,58 @@ class DevNode(ChainView):
             return requested
         return max(parent + 1, int(self.clock.now()) + self._time_offset)
 
+    def next_base_fee(self) -> int:
+        if self._next_base_fee is not None:
+            return self._next_base_fee
+        return super().next_base_fee()
+
+    def _prev_randao(self, head: Header) -> bytes:
+        return self._next_prev_randao or keccak256(head.hash)
+
+    def pending_header(self) -> Header:
+        """The next block as calls and reads of `pending` see it: number + 1, the
+        timestamp and base fee it will get, the head's state."""
+        head = self.ledger.head
+        header = self.ledger.engine.pending_header(
+            head,
+            timestamp=self._next_block_timestamp(),
+            coinbase=self.coinbase,
+            prev_randao=self._prev_randao(head),
+        )
+        return replace(
+            header,
+            base_fee_per_gas=self.next_base_fee(),
+            gas_limit=self._gas_limit or header.gas_limit,
+        )
+
+    def _resolve(self, selector: BlockSelector) -> Header:
+        if selector == "pending":
+            return self.pending_header()
+        return super()._resolve(selector)
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        pending = self.pending_header()
+        if block_hash == pending.hash:
+            return Block(header=pending, transactions=(), rlp=encode_empty_block(pending))
+        return super().get_block(block_hash)
+
     def mine_block(self, timestamp: int | None = None) -> Block:
         """Build a block from the mempool on the head, commit it and announce it."""
         head = self.ledger.head
         base_fee = self.next_base_fee()
-        candidates = self.mempool.reap(head.gas_limit, base_fee)
+        gas_limit = self._gas_limit or head.gas_limit
+        candidates = self.mempool.reap(gas_limit, base_fee)
         executed = self.ledger.engine.build_block(
             head,
             candidates,
             timestamp=self._timestamp(timestamp),
             coinbase=self.coinbase,
-            prev_randao=keccak256(head.hash),
+            prev_randao=self._prev_randao(head),
+            gas_limit=gas_limit,
+            base_fee=self._next_base_fee,
         )
+        self._next_base_fee = None
+        self._next_prev_randao = None
         self.ledger.commit(executed)
         for tx, reason in executed.skipped:
             log.info("dropped transaction 0x%s: %s", tx.hash.hex(), reason)
@@ -109,10 +178,41 @@ class DevNode(ChainView):
         return executed.block
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
-        tx = self.admit_transaction(raw)
+        tx = decode_transaction(raw, self.chain_id)
+        if tx.s == IMPERSONATED_S:
+            raise InvalidTransaction(
+                "a signature with s = 1 is reserved for impersonated transactions on dev nodes"
+            )
+        return self._submit(tx)
+
+    def _submit(self, tx: Transaction) -> bytes:
+        """Admit `tx`; with automine, mine it and answer a failure as Hardhat does: the
+        transaction stays mined and the caller gets its revert error and data."""
+        self.admit(tx)
         if self._automine:
-            self.mine_block()
+            parent = self.ledger.head
+            block = self.mine_block()
+            receipt = self.get_receipt(tx.hash)
+            if receipt is not None and receipt.status == 0:
+                raise self._failure(tx, replace(block.header, state_root=parent.state_root))
         return tx.hash
+
+    def _failure(self, tx: Transaction, context: Header) -> ExecutionReverted:
+        """The error of a mined transaction that failed, with its revert data (found by
+        running it again as a call on the state it started from)."""
+        request = CallRequest(
+            sender=tx.sender, to=tx.to, gas=tx.gas_limit, value=tx.value, data=tx.data
+        )
+        data = b""
+        try:
+            self.ledger.engine.call(request, context)
+        except ExecutionReverted as exc:
+            data = exc.data
+        except PeerChainError:
+            pass
+        reason = revert_reason(data)
+        message = "execution reverted" if reason is None else f"execution reverted: {reason}"
+        return ExecutionReverted(f"{message} (transaction 0x{tx.hash.hex()})", data)
 
     async def run(self) -> None:
         """Mine at the configured interval until cancelled (no-op while it is 0)."""
@@ -136,16 +236,39 @@ class DevNode(ChainView):
             raise UnknownAccount(f"unknown account 0x{address.hex()}")
         return key
 
+    def _can_impersonate(self, address: bytes) -> bool:
+        return self.auto_impersonate or address in self.impersonated
+
     def sign(self, address: bytes, message: bytes) -> bytes:
         prefix = f"\x19Ethereum Signed Message:\n{len(message)}".encode()
-        parity, r, s = sign_hash(keccak256(prefix + message), self._key(address))
-        return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + parity])
+        return self.sign_digest(address, keccak256(prefix + message))
 
     def send_transaction(self, request: CallRequest) -> bytes:
+        unsigned = self.fill_transaction(request)
+        assert request.sender is not None
+        if request.sender not in self._keys and self._can_impersonate(request.sender):
+            return self._submit(impersonate_transaction(unsigned, request.sender))
+        return self._submit(sign_transaction(unsigned, self._key(request.sender)))
+
+    def sign_transaction(self, request: CallRequest) -> Transaction:
+        """`request` filled and signed by a dev account (not sent)."""
+        unsigned = self.fill_transaction(request)
+        assert request.sender is not None
+        return sign_transaction(unsigned, self._key(request.sender))
+
+    def sign_digest(self, address: bytes, digest: bytes) -> bytes:
+        parity, r, s = sign_hash(digest, self._key(address))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + parity])
+
+    def fill_transaction(self, request: CallRequest) -> UnsignedTransaction:
+        """`request` with nonce, gas and fees filled in as eth_sendTransaction does.
+        Raises UnknownAccount for a sender the node can neither sign for nor
+        impersonate."""
         if request.sender is None:
             raise PeerChainError("missing 'from' in transaction")
-        key = self._key(request.sender)
-        head = self.ledger.head
+        if request.sender not in self._keys and not self._can_impersonate(request.sender):
+            raise UnknownAccount(f"unknown account 0x{request.sender.hex()}")
+        head = self.pending_header()
         nonce = (
             request.nonce if request.nonce is not None else self.get_pending_nonce(request.sender)
         )
@@ -169,15 +292,15 @@ class DevNode(ChainView):
             data=request.data,
             access_list=() if legacy else request.access_list,
         )
-        tx = sign_transaction(unsigned, key)
-        return self.send_raw_transaction(tx.raw)
+        return unsigned
 
     # --- dev methods ----------------------------------------------------------------
     def snapshot(self) -> int:
         snapshot_id = self._next_snapshot
         self._next_snapshot += 1
+        head = self.ledger.head
         self._snapshots[snapshot_id] = _Snapshot(
-            self.ledger.head.number, self._time_offset, self._next_timestamp
+            head.number, head.state_root, self._time_offset, self._next_timestamp
         )
         return snapshot_id
 
@@ -186,7 +309,7 @@ class DevNode(ChainView):
         if snap is None:
             return False
         self._snapshots = {k: v for k, v in self._snapshots.items() if k < snapshot_id}
-        self.ledger.rewind(snap.head)
+        self.ledger.rewind(snap.head, snap.state_root)
         self._time_offset = snap.time_offset
         self._next_timestamp = snap.next_timestamp
         self.mempool = Mempool(chain_id=self.chain_id)
@@ -194,6 +317,39 @@ class DevNode(ChainView):
 
     def mine(self, timestamp: int | None = None) -> None:
         self.mine_block(timestamp)
+
+    def mine_blocks(self, count: int, interval: int = 1) -> None:
+        """Mine `count` blocks, each `interval` seconds after the one before (the first
+        at the usual time). Pending transactions go in the first blocks; a long run of
+        empty blocks is reserved (`peerchain.core.reserved`), so that a million take
+        no longer than a few."""
+        if count <= 0:
+            return
+        if interval < 1:
+            raise PeerChainError("interval must be at least 1 second")
+        block = self.mine_block()
+        left = count - 1
+        while left > 0 and (len(self.mempool) or left <= MINE_FOR_REAL):
+            block = self.mine_block(block.header.timestamp + interval)
+            left -= 1
+        if left == 0:
+            return
+        head = self.ledger.head
+        if not can_reserve_after(head) or self._gas_limit is not None:
+            for _ in range(left):
+                block = self.mine_block(self.ledger.head.timestamp + interval)
+            return
+        reservation = Reservation(
+            first=head.number + 1,
+            last=head.number + left - 1,
+            interval=interval,
+            first_timestamp=head.timestamp + interval,
+            parent=replace(head, coinbase=self.coinbase),
+        )
+        new_head = self.ledger.reserve(reservation)
+        self._time_offset = max(self._time_offset, new_head.timestamp - int(self.clock.now()))
+        self.events.publish("newHeads", new_head)
+        log.info("mined blocks %d to %d (empty)", reservation.first, new_head.number)
 
     def increase_time(self, seconds: int) -> int:
         if seconds < 0:
@@ -218,3 +374,50 @@ class DevNode(ChainView):
             raise PeerChainError("interval must not be negative")
         self._interval_ms = interval_ms
         self._interval_changed.set()
+
+    def get_automine(self) -> bool:
+        return self._automine
+
+    def is_mining(self) -> bool:
+        return self._automine or self._interval_ms > 0
+
+    # --- Hardhat and Anvil dev methods ----------------------------------------------
+    def edit_account(self, address: bytes, override: AccountOverride) -> None:
+        """Set balance, nonce, code or storage of an account in the head state."""
+        self.ledger.edit_head_state(((address, override),))
+
+    def impersonate(self, address: bytes, enabled: bool) -> None:
+        if enabled:
+            self.impersonated.add(address)
+        else:
+            self.impersonated.discard(address)
+
+    def drop_transaction(self, tx_hash: bytes) -> bool:
+        return bool(self.mempool.remove([tx_hash]))
+
+    def set_coinbase(self, address: bytes) -> None:
+        self.coinbase = address
+
+    def set_next_prev_randao(self, value: bytes) -> None:
+        self._next_prev_randao = value
+
+    def set_next_block_base_fee(self, base_fee: int) -> None:
+        self._next_base_fee = base_fee
+
+    def set_block_gas_limit(self, gas_limit: int) -> None:
+        if gas_limit <= 0:
+            raise PeerChainError("gas limit must be positive")
+        self._gas_limit = gas_limit
+
+    def reset(self) -> None:
+        """Back to the genesis block: chain, time, mempool and dev settings."""
+        self.ledger.rewind(0)
+        self.mempool = Mempool(chain_id=self.chain_id)
+        self._snapshots.clear()
+        self._time_offset = 0
+        self._next_timestamp = None
+        self._next_base_fee = None
+        self._next_prev_randao = None
+        self._gas_limit = None
+        self.impersonated.clear()
+        self.auto_impersonate = False

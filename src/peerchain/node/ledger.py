@@ -7,17 +7,25 @@ answers chain reads for the RPC view.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from peerchain.core.blocks import Block, Header, Log, Receipt
 from peerchain.core.bloom import bloom_matches, log_matches
 from peerchain.core.faults import corrupted
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import Genesis
 from peerchain.core.mempool import AccountState
+from peerchain.core.queries import StateOverrides
+from peerchain.core.reserved import Reservation
 from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
 from peerchain.node.ports import ChainStore, Changes, StorageError
 
 GENESIS_KEY = b"genesis-hash"
 CHAIN_ID_KEY = b"chain-id"
+# Dev nodes: the head's edited state (head hash + state root) and the reserved ranges.
+HEAD_STATE_KEY = b"dev-head-state"
+RESERVATIONS_KEY = b"dev-reservations"
 
 
 class GenesisMismatch(StorageError):
@@ -25,13 +33,17 @@ class GenesisMismatch(StorageError):
 
 
 class Ledger:
-    """A chain store bound to one genesis. Raises GenesisMismatch or StorageError on open."""
+    """A chain store bound to one genesis. Raises GenesisMismatch or StorageError on open.
 
-    def __init__(self, store: ChainStore, genesis: Genesis) -> None:
+    A `dev` ledger also keeps what only dev nodes do: state edits of the head block
+    (the head's state then differs from its header's root until the next block) and
+    reserved ranges of empty blocks (`peerchain.core.reserved`)."""
+
+    def __init__(self, store: ChainStore, genesis: Genesis, *, dev: bool = False) -> None:
         self.store = store
         self.faults = store.faults
         self.genesis = genesis
-        self.engine = ExecutionEngine(store, genesis, store.faults)
+        self.engine = ExecutionEngine(store, genesis, store.faults, dev=dev)
         chain_id = genesis.chain_id.to_bytes(32, "big")
         stored = store.get_meta(GENESIS_KEY)
         if stored is None:
@@ -45,10 +57,52 @@ class Ledger:
                 f"0x{self.engine.genesis_hash.hex()}); use another --datadir or remove this one"
             )
         self._head = self.engine.head()
+        self._head_state = self._load_head_state()
+        self._reservations = [
+            Reservation.from_json(r) for r in json.loads(store.get_meta(RESERVATIONS_KEY) or "[]")
+        ]
 
     @property
     def head(self) -> Header:
-        return self._head
+        """The head block's header, over the head's current state (see `at_state`)."""
+        return self.at_state(self._head)
+
+    def at_state(self, header: Header) -> Header:
+        """`header`, with the edited state root if it is the head's and was edited."""
+        if self._head_state is None or header.hash != self._head.hash:
+            return header
+        return replace(header, state_root=self._head_state)
+
+    def _load_head_state(self) -> bytes | None:
+        record = self.store.get_meta(HEAD_STATE_KEY)
+        if record is None or record[:32] != self._head.hash:
+            return None
+        return record[32:]
+
+    def edit_head_state(self, overrides: StateOverrides) -> None:
+        """Write `overrides` into the head's state (dev methods such as setBalance)."""
+        root, changes = self.engine.apply_state_overrides(self.head.state_root, overrides)
+        self.set_head_state(root, changes)
+
+    def set_head_state(self, root: bytes, changes: Changes | None = None) -> None:
+        """Make `root` (whose trie nodes are stored or in `changes`) the head's state."""
+        self.store.write(changes or {}, {HEAD_STATE_KEY: self._head.hash + root})
+        self._head_state = None if root == self._head.state_root else root
+
+    @property
+    def reservations(self) -> tuple[Reservation, ...]:
+        return tuple(self._reservations)
+
+    def reserve(self, reservation: Reservation) -> Header:
+        """Declare `reservation`'s empty blocks and store the block after them as the
+        head. Returns that head."""
+        head, changes = self.engine.append_header(reservation.header(reservation.last + 1))
+        kept = [*self._reservations, reservation]
+        self.store.write(changes, {RESERVATIONS_KEY: _encode_reservations(kept)})
+        self._reservations = kept
+        self._head = head
+        self._head_state = None
+        return head
 
     @property
     def chain_id(self) -> int:
@@ -61,7 +115,7 @@ class Ledger:
 
     def account_state(self, address: bytes) -> AccountState:
         """Nonce and balance of an account at the head (what the mempool checks against)."""
-        head = self._head
+        head = self.head
         return AccountState(
             nonce=self.engine.get_nonce(address, head),
             balance=self.engine.get_balance(address, head),
@@ -71,15 +125,34 @@ class Ledger:
         """Persist an executed block and the node's records for it in one write."""
         self.store.write(executed.changes, meta)
         self._head = executed.block.header
+        self._head_state = None
 
-    def rewind(self, number: int) -> None:
-        """Make block `number` the head again (dev snapshots)."""
-        self.store.write(self.engine.rewind_changes(number))
+    def rewind(self, number: int, head_state: bytes | None = None) -> None:
+        """Make block `number` the head again, over `head_state` if given (dev
+        snapshots). Reserved ranges above it are dropped."""
+        unstored = [r.numbers for r in self._reservations]
+        kept = [r for r in self._reservations if r.last < number]
+        changes = self.engine.rewind_changes(number, unstored)
+        meta = {RESERVATIONS_KEY: _encode_reservations(kept)}
+        self.store.write(changes, meta)
+        self._reservations = kept
         self._head = self.engine.head()
+        self._head_state = None
+        if head_state is not None:
+            self.set_head_state(head_state)
+
+    def _reservation_of(self, number: int) -> Reservation | None:
+        for reservation in self._reservations:
+            if number in reservation.numbers:
+                return reservation
+        return None
 
     def block_by_number(self, number: int) -> Block | None:
         if number < 0 or number > self._head.number:
             return None
+        reservation = self._reservation_of(number)
+        if reservation is not None:
+            return reservation.block(number)
         block = self.engine.get_block_by_number(number)
         if block is None:
             raise self.faults.raise_fault(
@@ -88,11 +161,24 @@ class Ledger:
         return block
 
     def block_by_hash(self, block_hash: bytes) -> Block | None:
+        for reservation in self._reservations:
+            number = reservation.number_of(block_hash)
+            if number is not None:
+                return reservation.block(number)
         block = self.engine.get_block_by_hash(block_hash)
         if block is None or block.number > self._head.number:
             return None
         canonical = self.engine.get_block_by_number(block.number)
         return block if canonical is not None and canonical.hash == block.hash else None
+
+    def header_by_number(self, number: int) -> Header | None:
+        """The canonical header at `number` (reserved ones included), or None."""
+        if number < 0 or number > self._head.number:
+            return None
+        reservation = self._reservation_of(number)
+        if reservation is not None:
+            return reservation.header(number)
+        return self.engine.get_header_by_number(number)
 
     def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
         return self.engine.get_receipts(block_hash)
@@ -126,3 +212,7 @@ class Ledger:
             for log in receipt.logs
             if log_matches(log.address, log.topics, addresses, topics)
         ]
+
+
+def _encode_reservations(reservations: list[Reservation]) -> bytes:
+    return json.dumps([r.to_json() for r in reservations]).encode()

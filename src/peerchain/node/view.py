@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.consensus.certificate import CommitCertificate
@@ -24,10 +24,13 @@ from peerchain.core.faults import LocalFault as LocalFault
 from peerchain.core.faults import LocalFaultError as LocalFaultError
 
 # Defined in core (the execution layer raises and returns them); re-exported here.
+from peerchain.core.queries import AccountOverride as AccountOverride
 from peerchain.core.queries import AccountProof as AccountProof
+from peerchain.core.queries import BlockOverrides as BlockOverrides
 from peerchain.core.queries import CallRequest as CallRequest
 from peerchain.core.queries import ExecutionFailed as ExecutionFailed
 from peerchain.core.queries import ExecutionReverted as ExecutionReverted
+from peerchain.core.queries import StateOverrides as StateOverrides
 from peerchain.core.queries import StorageProof as StorageProof
 from peerchain.core.tracing import TraceConfig as TraceConfig
 from peerchain.core.tracing import TraceFailed as TraceFailed
@@ -165,11 +168,23 @@ class NodeView(Protocol):
     def get_code(self, address: bytes, header: Header) -> bytes: ...
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes: ...
     def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof: ...
-    def call(self, request: CallRequest, header: Header) -> bytes:
+    def call(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> bytes:
         """Return output; raises ExecutionReverted or ExecutionFailed."""
         ...
 
-    def estimate_gas(self, request: CallRequest, header: Header) -> int: ...
+    def estimate_gas(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> int: ...
 
     # --- tracing (geth's JSON shapes; raise TraceFailed, UnknownBlock) ----------
     def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any: ...
@@ -215,3 +230,33 @@ class NodeView(Protocol):
     def set_next_block_timestamp(self, timestamp: int) -> None: ...
     def set_automine(self, enabled: bool) -> None: ...
     def set_interval_mining(self, interval_ms: int) -> None: ...
+
+
+@runtime_checkable
+class DevView(NodeView, Protocol):
+    """What a dev node adds for the Hardhat and Anvil methods (`hardhat_*`, `anvil_*`)."""
+
+    def mine_blocks(self, count: int, interval: int = 1) -> None: ...
+    def edit_account(self, address: bytes, override: AccountOverride) -> None: ...
+    def impersonate(self, address: bytes, enabled: bool) -> None: ...
+
+    auto_impersonate: bool
+
+    def drop_transaction(self, tx_hash: bytes) -> bool: ...
+    def reset(self) -> None: ...
+    def set_coinbase(self, address: bytes) -> None: ...
+    def set_next_prev_randao(self, value: bytes) -> None: ...
+    def set_next_block_base_fee(self, base_fee: int) -> None: ...
+    def set_block_gas_limit(self, gas_limit: int) -> None: ...
+    def get_automine(self) -> bool: ...
+    def is_mining(self) -> bool: ...
+
+    coinbase: bytes
+
+    def sign_transaction(self, request: CallRequest) -> Transaction:
+        """`request` filled and signed by a dev account, not sent."""
+        ...
+
+    def sign_digest(self, address: bytes, digest: bytes) -> bytes:
+        """A dev account's 65-byte signature (v 27/28) of a 32-byte digest (EIP-712)."""
+        ...

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peerchain.node.view import NodeView
+from peerchain.node.view import DevView, NodeView
 from peerchain.rpc.debug import debug_methods
-from peerchain.rpc.dev import dev_methods
+from peerchain.rpc.dev import dev_eth_methods, dev_methods, hardhat_methods
 from peerchain.rpc.dispatch import Dispatcher
 from peerchain.rpc.eth import eth_methods, personal_methods
 from peerchain.rpc.filters import FilterManager, filter_methods
@@ -55,4 +55,8 @@ def build_dispatcher(view: NodeView, config: RpcConfig, filters: FilterManager) 
     dispatcher.register_namespace("debug", debug_methods(view))
     if config.dev_methods:
         dispatcher.register_namespace("evm", dev_methods(view))
+        if isinstance(view, DevView):
+            dispatcher.register_namespace("eth", dev_eth_methods(view))
+            dispatcher.register_namespace("hardhat", hardhat_methods(view))
+            dispatcher.register_namespace("anvil", hardhat_methods(view))
     return dispatcher

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
-from peerchain.node.view import BlockSelector, BlockTag, CallRequest
+from peerchain.core.queries import BlockOverrides, StateOverrides
+from peerchain.node.view import AccountOverride, BlockSelector, BlockTag, CallRequest
 
 BLOCK_TAGS: Final = ("latest", "earliest", "pending", "safe", "finalized")
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -272,3 +273,58 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "array"
     return "object"
+
+
+def _storage_map(value: Any) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, dict):
+        raise InvalidValue(f"expected an object of storage slots, got {_json_type(value)}")
+    return tuple(
+        (parse_storage_key(k), int.from_bytes(parse_data(v, 32, "storage value"), "big"))
+        for k, v in value.items()
+    )
+
+
+def parse_state_overrides(value: Any) -> StateOverrides:
+    """geth's state-override set: {address: {balance, nonce, code, state | stateDiff}}."""
+    if not isinstance(value, dict):
+        raise InvalidValue(f"expected a state override object, got {_json_type(value)}")
+    overrides = []
+    for key, fields in value.items():
+        address = parse_address(key)
+        if not isinstance(fields, dict):
+            raise InvalidValue(f"expected an account override, got {_json_type(fields)}")
+        if fields.get("state") is not None and fields.get("stateDiff") is not None:
+            raise InvalidValue(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
+        if fields.get("movePrecompileToAddress") is not None:
+            raise InvalidValue("movePrecompileToAddress is not supported")
+        overrides.append(
+            (
+                address,
+                AccountOverride(
+                    balance=_optional(fields, "balance", parse_quantity),
+                    nonce=_optional(fields, "nonce", parse_quantity, 64),
+                    code=_optional(fields, "code", parse_data),
+                    storage=_optional(fields, "state", _storage_map),
+                    storage_diff=_optional(fields, "stateDiff", _storage_map) or (),
+                ),
+            )
+        )
+    return tuple(overrides)
+
+
+def parse_block_overrides(value: Any) -> BlockOverrides:
+    """geth's block overrides: number, time, gasLimit, feeRecipient, prevRandao,
+    baseFeePerGas."""
+    if not isinstance(value, dict):
+        raise InvalidValue(f"expected a block override object, got {_json_type(value)}")
+    recipient = _optional(value, "feeRecipient", parse_address)
+    if recipient is None:
+        recipient = _optional(value, "coinbase", parse_address)
+    return BlockOverrides(
+        number=_optional(value, "number", parse_quantity, 64),
+        time=_optional(value, "time", parse_quantity, 64),
+        gas_limit=_optional(value, "gasLimit", parse_quantity, 64),
+        fee_recipient=recipient,
+        prev_randao=_optional(value, "prevRandao", parse_hash),
+        base_fee=_optional(value, "baseFeePerGas", parse_quantity),
+    )

@@ -18,12 +18,14 @@ from peerchain.rpc.encoding import (
     InvalidValue,
     parse_address,
     parse_block_number,
+    parse_block_overrides,
     parse_block_ref,
     parse_bool,
     parse_call_request,
     parse_data,
     parse_hash,
     parse_quantity,
+    parse_state_overrides,
     parse_storage_key,
     parse_uint,
 )
@@ -82,12 +84,12 @@ def _storage_keys(value: Any) -> list[int]:
     return [parse_storage_key(k) for k in value]
 
 
-def _no_overrides(p: Params, first: int) -> None:
-    for index in range(first, len(p)):
-        if p.optional(index, lambda v: v) is not None:
-            raise invalid_params(
-                f"invalid argument {index}: state and block overrides are not supported"
-            )
+def _overrides(p: Params) -> tuple[Any, ...]:
+    """The state (argument 2) and block (argument 3) overrides as extra view arguments;
+    none when neither is given."""
+    state = p.optional(2, parse_state_overrides, ())
+    block = p.optional(3, parse_block_overrides)
+    return (state, block) if state or block is not None else ()
 
 
 def eth_methods(view: NodeView) -> dict[str, Method]:
@@ -111,7 +113,9 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
 
     def fee_history(p: Params, ctx: CallContext) -> Any:
         count = min(p.required(0, parse_uint), FEE_HISTORY_MAX_BLOCKS)
-        newest = view.resolve_block(p.required(1, parse_block_number))
+        selector = p.required(1, parse_block_number)
+        # The pending block's base fee is the last entry of the latest block's history.
+        newest = view.resolve_block("latest" if selector == "pending" else selector)
         percentiles = p.optional(2, _percentiles, [])
         if count == 0:
             return {"oldestBlock": "0x0", "baseFeePerGas": [], "gasUsedRatio": []}
@@ -215,14 +219,12 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
     def call(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
-        _no_overrides(p, 2)
-        return shapes.data(view.call(request, header))
+        return shapes.data(view.call(request, header, *_overrides(p)))
 
     def estimate_gas(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
-        _no_overrides(p, 2)
-        return shapes.quantity(view.estimate_gas(request, header))
+        return shapes.quantity(view.estimate_gas(request, header, *_overrides(p)))
 
     # --- submission and dev accounts -----------------------------------------------
     def send_raw_transaction(p: Params, ctx: CallContext) -> str:
@@ -263,7 +265,7 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
         "getTransactionByBlockNumberAndIndex": Method(tx_by_number_and_index, 2),
         "getTransactionReceipt": Method(get_transaction_receipt, 1),
         "call": Method(call, 4),
-        "estimateGas": Method(estimate_gas, 3),
+        "estimateGas": Method(estimate_gas, 4),
         "sendRawTransaction": Method(send_raw_transaction, 1),
         "sendTransaction": Method(send_transaction, 1),
         "accounts": Method(accounts),
