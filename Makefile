@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev devnet test test-slow test-browser test-netns test-fuzz lint typecheck solc bench bench-dev clean
+.PHONY: install dev devnet test test-slow test-browser test-netns test-fuzz lint typecheck solc bench bench-dev test-compat clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ devnet: $(STAMP)
 	$(BIN)/peerchain devnet -n 4 --dir $(or $(DEVNET_DIR),.peerchain/devnet)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks compat
+	$(BIN)/ruff format --check src tests benchmarks compat
 
 # The source tree, and the test doubles that stand in for its protocols.
 typecheck: $(STAMP)
@@ -61,6 +61,14 @@ FUZZ_TESTS := tests/core tests/consensus tests/p2p tests/rpc tests/execution
 test-fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz PEERCHAIN_FUZZ_SEED=$(SEED) \
 	  $(BIN)/pytest -q --hypothesis-seed=$(SEED) $(FUZZ_TESTS)
+
+# OpenZeppelin Contracts v5.1.0's own tests (ERC20, ERC721, Governor, VestingWallet, Address)
+# against `peerchain dev --compat hardhat` and, beside it, Hardhat's in-process network.
+# npm's @openzeppelin/contracts has no tests, so OZ_DIR must be a checkout of the v5.1.0
+# tag; its npm dependencies and solc-js 0.8.24 come from npm. SUITES="ERC20 Address" to narrow.
+test-compat: $(STAMP)
+	@test -n "$(OZ_DIR)" || { echo "set OZ_DIR to a checkout of openzeppelin-contracts at v5.1.0"; exit 1; }
+	$(BIN)/python compat/hardhat/run.py --oz-dir $(OZ_DIR) --work .compat/openzeppelin $(foreach s,$(SUITES),--suite $(s))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/consensus_sim.py

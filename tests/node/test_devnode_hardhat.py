@@ -11,6 +11,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from tests.rpc.harness import Rpc
+from web3 import Web3
 
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import dev_genesis
@@ -268,3 +269,45 @@ def test_pool_and_node_settings(rpc: Rpc) -> None:
     rpc("hardhat_reset")
     assert rpc("eth_blockNumber") == "0x0"
     assert rpc.error("hardhat_reset", {"forking": {"jsonRpcUrl": "x"}})["code"] == -32602
+
+
+def test_access_list_blob_fee_and_pool_summary(rpc: Rpc) -> None:
+    # SLOAD slots 0 and 1, then BALANCE of STRANGER.
+    rpc("hardhat_setCode", CONTRACT, "0x600054600154" + "73" + STRANGER[2:] + "3100")
+    result = rpc("eth_createAccessList", {"from": DEV, "to": CONTRACT}, "latest")
+    slots = ["0x" + "00" * 32, "0x" + "00" * 31 + "01"]
+    assert result["accessList"] == [
+        {"address": STRANGER, "storageKeys": []},
+        {"address": CONTRACT, "storageKeys": slots},
+    ]
+    listed = {"from": DEV, "to": CONTRACT, "accessList": result["accessList"]}
+    assert int(result["gasUsed"], 16) == int(rpc("eth_estimateGas", listed), 16)
+    assert "error" not in result
+    rpc("hardhat_setCode", CONTRACT, REVERT_CODE)
+    assert "reverted" in rpc("eth_createAccessList", {"to": CONTRACT})["error"]
+    assert rpc("eth_blobBaseFee") == "0x1"
+    rpc("evm_setAutomine", False)
+    rpc("eth_sendTransaction", {"from": DEV, "to": OTHER, "value": "0x5", "gas": "0x5208"})
+    pending = rpc("txpool_inspect")["pending"]
+    (line,) = [entry for sender in pending.values() for entry in sender.values()]
+    assert line.startswith(Web3.to_checksum_address(OTHER) + ": 5 wei + 21000 gas × ")  # noqa: RUF001
+
+
+def test_state_dump_loads_back(rpc: Rpc, node: DevNode) -> None:
+    rpc("hardhat_setCode", CONTRACT, CONTEXT_CODE)
+    rpc("hardhat_setStorageAt", CONTRACT, "0x1", "0x" + "00" * 31 + "07")
+    rpc("hardhat_setBalance", STRANGER, "0x1234")
+    dumped = rpc("anvil_dumpState")
+    document = node.dump_state()
+    assert document["version"] == 1 and document["format"] == "peerchain-state"
+    named = {a["address"] for a in document["accounts"] if a["address"]}
+    assert DEV in named
+    rpc("hardhat_reset")
+    assert rpc("eth_getCode", CONTRACT, "latest") == "0x"
+    assert rpc("hardhat_loadState", dumped) is True
+    assert rpc("eth_getCode", CONTRACT, "latest") == CONTEXT_CODE
+    assert int(rpc("eth_getStorageAt", CONTRACT, "0x1", "latest"), 16) == 7
+    assert rpc("eth_getBalance", STRANGER, "latest") == "0x1234"
+    assert node.dump_state()["stateRoot"] == document["stateRoot"]
+    assert rpc.error("anvil_loadState", "0x1234")["code"] == -32602
+    assert rpc.error("anvil_loadState", {"format": "other"})["code"] == -32000

@@ -24,6 +24,7 @@ from peerchain.core.errors import AlreadyKnown, DecodeError, NonceTooLow, PeerCh
 from peerchain.core.tracing import TraceConfig, TraceFailed
 from peerchain.core.transactions import Authorization, Transaction, decode_transaction
 from peerchain.node.view import (
+    AccessListResult,
     AccountProof,
     BlockSelector,
     CallRequest,
@@ -327,6 +328,13 @@ class FakeNodeView:
     def estimate_gas(self, request: CallRequest, header: Header, *overrides: object) -> int:
         self.call(request, header)
         return 21_000 if not request.data else 50_000
+
+    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+        try:
+            gas = self.estimate_gas(request, header)
+        except ExecutionReverted as exc:
+            return AccessListResult(((TOKEN, (0,)),), 30_000, str(exc))
+        return AccessListResult(((TOKEN, (0, 1)),), gas)
 
     # Tracing needs an EVM: the fake answers what a node answers for what it lacks.
     def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -70,6 +72,16 @@ def load_or_create_dev_genesis(
 )
 @click.option("--cors", "cors_origins", multiple=True, help="Allowed CORS origin (repeatable).")
 @click.option(
+    "--load-state",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Load the accounts of a state document (see --dump-state) into the head state.",
+)
+@click.option(
+    "--dump-state",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the head state to this file as a state document when the node stops.",
+)
+@click.option(
     "--compat",
     type=click.Choice(["hardhat"]),
     default=None,
@@ -84,13 +96,33 @@ def dev(
     balance: int,
     block_time: float,
     cors_origins: tuple[str, ...],
+    load_state: Path | None,
+    dump_state: Path | None,
     compat: str | None,
 ) -> None:
     """Run a single development node with prefunded accounts."""
     keys = dev_private_keys(n_accounts)
     addresses = [private_key_to_address(k) for k in keys]
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
-    eventloop.run(_run(datadir, genesis, keys, host, port, block_time, cors_origins, compat))
+    state = _read_state(load_state) if load_state is not None else None
+    options = _Options(block_time, cors_origins, compat, state, dump_state)
+    eventloop.run(_run(datadir, genesis, keys, host, port, options))
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    block_time: float
+    cors_origins: tuple[str, ...]
+    compat: str | None
+    load_state: Any
+    dump_state: Path | None
+
+
+def _read_state(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot read state document {path}: {exc}") from None
 
 
 async def _run(
@@ -99,10 +131,9 @@ async def _run(
     keys: list[bytes],
     host: str,
     port: int,
-    block_time: float,
-    cors_origins: tuple[str, ...],
-    compat: str | None,
+    options: _Options,
 ) -> None:
+    block_time = options.block_time
     store = LmdbStore(datadir / "chain")
     try:
         ledger = Ledger(store, genesis, dev=True)
@@ -114,11 +145,13 @@ async def _run(
             automine=block_time <= 0,
             block_time_ms=int(block_time * 1000),
         )
-        if compat == "hardhat":
+        if options.load_state is not None:
+            node.load_state(options.load_state)
+        if options.compat == "hardhat":
             node.client_version_override = f"HardhatNetwork/{HARDHAT_VERSION}/{node.client_version}"
         server = await serve(
             node,
-            RpcConfig(host=host, port=port, cors_origins=cors_origins),
+            RpcConfig(host=host, port=port, cors_origins=options.cors_origins),
             explorer_dir=STATIC_DIR,
         )
         _print_banner(node, keys, host, port, block_time)
@@ -130,6 +163,8 @@ async def _run(
         await stop.wait()
         miner.cancel()
         await server.close()
+        if options.dump_state is not None:
+            _write_state(options.dump_state, node.dump_state())
     finally:
         store.close()
     click.echo("stopped")
@@ -146,3 +181,10 @@ def _print_banner(
     for i, key in enumerate(keys):
         click.echo(f"  ({i}) 0x{private_key_to_address(key).hex()}  key 0x{key.hex()}")
     click.echo("", nl=True)
+
+
+def _write_state(path: Path, document: Any) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1))
+    tmp.replace(path)
+    click.echo(f"state written to {path}")

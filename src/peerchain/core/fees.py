@@ -42,3 +42,19 @@ def reward_percentiles(
             cumulative += ordered[index][1]
         rewards.append(ordered[index][0])
     return tuple(rewards)
+
+
+MIN_BLOB_BASE_FEE = 1
+BLOB_BASE_FEE_UPDATE_FRACTION = {False: 3_338_477, True: 5_007_716}  # Cancun, Prague
+
+
+def blob_base_fee(excess_blob_gas: int, prague: bool) -> int:
+    """Price of a unit of blob gas for a block with this excess (Cancun's fake exponential,
+    with Prague's update fraction when `prague`)."""
+    fraction = BLOB_BASE_FEE_UPDATE_FRACTION[prague]
+    i, output, accumulator = 1, 0, MIN_BLOB_BASE_FEE * fraction
+    while accumulator > 0:
+        output += accumulator
+        accumulator = accumulator * excess_blob_gas // (fraction * i)
+        i += 1
+    return output // fraction

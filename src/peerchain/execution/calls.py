@@ -8,6 +8,7 @@ the state lives in an overlay that is dropped.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, ComputationAPI, StateAPI
@@ -132,6 +133,64 @@ def estimate_gas(
         else:
             lo = mid
     return hi
+
+
+def create_access_list(
+    state: StateAPI, builder: Any, request: CallRequest, gas_cap: int
+) -> tuple[tuple[tuple[bytes, tuple[int, ...]], ...], int, str | None]:
+    """The accounts and storage slots `request` touches, the gas it uses with them as its
+    access list, and its error if it fails (geth's eth_createAccessList).
+
+    The sender, the recipient and precompiles are left out unless their storage is read;
+    the list is grown until running with it touches nothing new."""
+    gas = request.gas if request.gas is not None else gas_cap
+    sender = request.sender or ZERO_ADDRESS
+    excluded = {sender, request.to, *(a.to_bytes(20, "big") for a in range(1, 0x12))}
+    excluded.add(bytes(state.coinbase))
+    found: dict[bytes, set[int]] = {}
+    current = request
+    for _ in range(8):
+        touched = _touched(state, builder, current, gas)
+        for address, slots in touched.items():
+            if slots or address not in excluded:
+                found.setdefault(address, set()).update(slots)
+        access_list = tuple((a, tuple(sorted(found[a]))) for a in sorted(found))
+        if access_list == current.access_list:
+            break
+        current = replace(current, access_list=access_list)
+    computation = _run(state, builder, current, gas)
+    used = gas - computation.get_gas_remaining()
+    used -= min(computation.get_gas_refund(), used // 5)
+    error = None
+    try:
+        _raise_for(computation, gas)
+    except (ExecutionReverted, ExecutionFailed) as exc:
+        error = str(exc)
+    return current.access_list, used, error
+
+
+def _touched(
+    state: StateAPI, builder: Any, request: CallRequest, gas: int
+) -> dict[bytes, set[int]]:
+    """Every account made warm and every storage slot accessed while running `request`."""
+    touched: dict[bytes, set[int]] = {}
+    warm_address, warm_slot = state.mark_address_warm, state.mark_storage_warm
+
+    def mark_address(address: Address) -> None:
+        touched.setdefault(bytes(address), set())
+        warm_address(address)
+
+    def mark_slot(address: Address, slot: int) -> None:
+        touched.setdefault(bytes(address), set()).add(slot)
+        warm_slot(address, slot)
+
+    hooked: Any = state
+    hooked.mark_address_warm, hooked.mark_storage_warm = mark_address, mark_slot
+    try:
+        _run(state, builder, request, gas)
+    finally:
+        del hooked.mark_address_warm, hooked.mark_storage_warm
+    return touched
 
 
 def _is_free(request: CallRequest) -> bool:

@@ -51,7 +51,7 @@ from peerchain.core.rlp import (
 )
 from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
-from peerchain.execution import calls, proofs, tracing
+from peerchain.execution import calls, proofs, statedump, tracing
 from peerchain.execution.bodies import BodyHeader, check_body
 from peerchain.execution.convert import (
     encode_transaction,
@@ -381,6 +381,20 @@ class ExecutionEngine:
         accounts.persist()
         return bytes(accounts.state_root), dict(overlay.changes)
 
+    def dump_state(self, state_root: bytes, addresses: Sequence[bytes]) -> dict[str, Any]:
+        """The accounts under `state_root` as a state document (`statedump`)."""
+        chain, _ = self._open()
+        return statedump.dump_state(chain.chaindb.db, state_root, addresses)
+
+    def load_state(
+        self, state_root: bytes, document: Any
+    ) -> tuple[bytes, dict[bytes, bytes | None]]:
+        """The state root after loading a state document into the state at `state_root`,
+        and the store writes that hold it. Raises statedump.InvalidStateDump."""
+        db, overlay = open_overlay(self._reader)
+        root = statedump.load_state(db, state_root, document)
+        return root, dict(overlay.changes)
+
     def rewind_changes(
         self, number: int, unstored: Sequence[range] = ()
     ) -> dict[bytes, bytes | None]:
@@ -567,6 +581,15 @@ class ExecutionEngine:
         builder = self._vm.get_transaction_builder()
         floor = calls.calldata_floor(request.data) if self._genesis.fork == "Prague" else 0
         return calls.estimate_gas(state, builder, request, gas_cap, floor)
+
+    def create_access_list(
+        self, request: CallRequest, header: Header
+    ) -> tuple[tuple[tuple[bytes, tuple[int, ...]], ...], int, str | None]:
+        """Access list of `request` on `header`'s state, the gas used with it and the
+        error if it fails (see `calls.create_access_list`)."""
+        state, gas_cap = self._call_state(request, header, (), None)
+        builder = self._vm.get_transaction_builder()
+        return calls.create_access_list(state, builder, request, gas_cap)
 
     # --- tracing ---------------------------------------------------------------
     def trace_block(

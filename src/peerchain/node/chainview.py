@@ -19,6 +19,7 @@ from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.view import (
+    AccessListResult,
     AccountProof,
     BlockOverrides,
     BlockSelector,
@@ -168,6 +169,9 @@ class ChainView:
         block_overrides: BlockOverrides | None = None,
     ) -> int:
         return self.ledger.engine.estimate_gas(request, header, state_overrides, block_overrides)
+
+    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+        return AccessListResult(*self.ledger.engine.create_access_list(request, header))
 
     # --- tracing --------------------------------------------------------------
     def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:

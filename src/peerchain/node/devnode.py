@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from peerchain.core.blocks import Block, Header
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash
 from peerchain.core.errors import InvalidTransaction, PeerChainError
 from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.mempool import Mempool
-from peerchain.core.queries import AccountOverride, ExecutionReverted, revert_reason
+from peerchain.core.queries import AccountOverride, ExecutionFailed, ExecutionReverted
 from peerchain.core.reserved import Reservation, can_reserve_after, encode_empty_block
 from peerchain.core.transactions import (
     IMPERSONATED_S,
@@ -197,22 +198,19 @@ class DevNode(ChainView):
                 raise self._failure(tx, replace(block.header, state_root=parent.state_root))
         return tx.hash
 
-    def _failure(self, tx: Transaction, context: Header) -> ExecutionReverted:
-        """The error of a mined transaction that failed, with its revert data (found by
-        running it again as a call on the state it started from)."""
+    def _failure(self, tx: Transaction, context: Header) -> PeerChainError:
+        """The error of a mined transaction that failed: its revert (with the data) or
+        other failure, found by running it again as a call on the state it started from."""
         request = CallRequest(
             sender=tx.sender, to=tx.to, gas=tx.gas_limit, value=tx.value, data=tx.data
         )
-        data = b""
         try:
             self.ledger.engine.call(request, context)
         except ExecutionReverted as exc:
-            data = exc.data
-        except PeerChainError:
-            pass
-        reason = revert_reason(data)
-        message = "execution reverted" if reason is None else f"execution reverted: {reason}"
-        return ExecutionReverted(f"{message} (transaction 0x{tx.hash.hex()})", data)
+            return ExecutionReverted(str(exc), exc.data)
+        except PeerChainError as exc:
+            return ExecutionFailed(f"transaction 0x{tx.hash.hex()} failed: {exc}")
+        return ExecutionFailed(f"transaction 0x{tx.hash.hex()} failed")
 
     async def run(self) -> None:
         """Mine at the configured interval until cancelled (no-op while it is 0)."""
@@ -408,6 +406,17 @@ class DevNode(ChainView):
         if gas_limit <= 0:
             raise PeerChainError("gas limit must be positive")
         self._gas_limit = gas_limit
+
+    def dump_state(self) -> dict[str, Any]:
+        """The head state as a versioned document (`peerchain.execution.statedump`)."""
+        known = {*self._keys, *(a for a, _ in self.ledger.genesis.alloc), self.coinbase}
+        known |= self.impersonated
+        return self.ledger.engine.dump_state(self.ledger.head.state_root, sorted(known))
+
+    def load_state(self, document: Any) -> None:
+        """Load a state document's accounts into the head state."""
+        root, changes = self.ledger.engine.load_state(self.ledger.head.state_root, document)
+        self.ledger.set_head_state(root, changes)
 
     def reset(self) -> None:
         """Back to the genesis block: chain, time, mempool and dev settings."""

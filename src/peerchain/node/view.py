@@ -68,6 +68,15 @@ class FeeHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessListResult:
+    """eth_createAccessList's answer: the list, gas used with it, the error if it fails."""
+
+    access_list: tuple[tuple[bytes, tuple[int, ...]], ...]
+    gas_used: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TxPoolSnapshot:
     """Pending (executable) and queued (future nonce) transactions by sender."""
 
@@ -186,6 +195,10 @@ class NodeView(Protocol):
         block_overrides: BlockOverrides | None = None,
     ) -> int: ...
 
+    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+        """Accounts and slots `request` touches, with the gas it uses with them."""
+        ...
+
     # --- tracing (geth's JSON shapes; raise TraceFailed, UnknownBlock) ----------
     def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any: ...
     def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]: ...
@@ -249,6 +262,14 @@ class DevView(NodeView, Protocol):
     def set_next_block_base_fee(self, base_fee: int) -> None: ...
     def set_block_gas_limit(self, gas_limit: int) -> None: ...
     def get_automine(self) -> bool: ...
+    def dump_state(self) -> dict[str, Any]:
+        """The head state as a versioned JSON document."""
+        ...
+
+    def load_state(self, document: Any) -> None:
+        """Load a state document into the head state; raises PeerChainError if invalid."""
+        ...
+
     def is_mining(self) -> bool: ...
 
     coinbase: bytes

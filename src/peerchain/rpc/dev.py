@@ -8,14 +8,14 @@ namespaces exist only on dev nodes.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import secrets
 from typing import Any
 
-from eth_account.messages import encode_typed_data
-
-from peerchain.core.crypto import keccak256
+from peerchain.core.typeddata import InvalidTypedData
+from peerchain.core.typeddata import typed_data_digest as digest_of
 from peerchain.node.view import AccountOverride, DevView, NodeView
 from peerchain.rpc.dispatch import CallContext, Method, Params
 from peerchain.rpc.encoding import (
@@ -86,6 +86,17 @@ def _storage_value(value: Any) -> int:
     if len(raw) > 32:
         raise InvalidValue("storage value longer than 32 bytes")
     return int.from_bytes(raw, "big")
+
+
+def _state_document(value: Any) -> Any:
+    """A state document: the object itself, or dumpState's hex of its gzipped JSON."""
+    if isinstance(value, dict):
+        return value
+    raw = parse_data(value)
+    try:
+        return json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    except (OSError, EOFError, ValueError):
+        raise InvalidValue("not a state document (JSON, or its gzip in hex)") from None
 
 
 def hardhat_methods(view: DevView) -> dict[str, Method]:
@@ -172,7 +183,16 @@ def hardhat_methods(view: DevView) -> dict[str, Method]:
         dev_log.setLevel(logging.NOTSET if p.required(0, parse_bool) else logging.WARNING)
         return True
 
+    def dump_state(p: Params, ctx: CallContext) -> str:
+        return data(gzip.compress(json.dumps(view.dump_state()).encode()))
+
+    def load_state(p: Params, ctx: CallContext) -> bool:
+        view.load_state(p.required(0, _state_document))
+        return True
+
     return {
+        "dumpState": Method(dump_state),
+        "loadState": Method(load_state, 1),
         "setBalance": Method(set_balance, 2),
         "setCode": Method(set_code, 2),
         "setNonce": Method(set_nonce, 2),
@@ -194,19 +214,16 @@ def hardhat_methods(view: DevView) -> dict[str, Method]:
 
 
 def typed_data_digest(value: Any) -> bytes:
-    """The EIP-712 digest of a typed-data object (or its JSON text). Raises InvalidValue."""
+    """The EIP-712 digest of a typed-data object or its JSON text. Raises InvalidValue."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             raise InvalidValue("typed data is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidValue("expected a typed-data object")
     try:
-        message = encode_typed_data(full_message=value)
-    except Exception as exc:  # eth_account raises many kinds for malformed typed data
-        raise InvalidValue(f"invalid typed data: {str(exc)[:200]}") from None
-    return keccak256(b"\x19" + message.version + message.header + message.body)
+        return digest_of(value)
+    except InvalidTypedData as exc:
+        raise InvalidValue(f"invalid typed data: {exc}") from None
 
 
 def dev_eth_methods(view: DevView) -> dict[str, Method]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from peerchain.core.blocks import Block, Header, TxLocation
+from peerchain.core.fees import blob_base_fee as price_of_blob_gas
 from peerchain.node.view import NodeView, UnknownBlock
 from peerchain.rpc import shapes
 from peerchain.rpc.dispatch import CallContext, Method, Params
@@ -34,6 +35,7 @@ from peerchain.rpc.errors import invalid_params, server_error
 FEE_HISTORY_MAX_BLOCKS = 1024
 PROOF_MAX_KEYS = 1024
 LATEST = BlockRef("latest")
+PENDING = BlockRef("pending")
 
 
 def resolve_ref(view: NodeView, ref: BlockRef) -> Header:
@@ -223,8 +225,34 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
 
     def estimate_gas(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
-        header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
+        # Without a block, the estimate is for the next block (as Hardhat does; elsewhere
+        # the pending block is the latest).
+        header = resolve_ref(view, p.optional(1, parse_block_ref, PENDING))
         return shapes.quantity(view.estimate_gas(request, header, *_overrides(p)))
+
+    def create_access_list(p: Params, ctx: CallContext) -> Any:
+        request = p.required(0, parse_call_request)
+        header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
+        result = view.create_access_list(request, header)
+        answer: dict[str, Any] = {
+            "accessList": [
+                {
+                    "address": shapes.data(a),
+                    "storageKeys": [shapes.data(k.to_bytes(32, "big")) for k in keys],
+                }
+                for a, keys in result.access_list
+            ],
+            "gasUsed": shapes.quantity(result.gas_used),
+        }
+        if result.error is not None:
+            answer["error"] = result.error
+        return answer
+
+    def blob_base_fee(p: Params, ctx: CallContext) -> str:
+        head = view.resolve_block("latest")
+        return shapes.quantity(
+            price_of_blob_gas(head.excess_blob_gas or 0, head.requests_hash is not None)
+        )
 
     # --- submission and dev accounts -----------------------------------------------
     def send_raw_transaction(p: Params, ctx: CallContext) -> str:
@@ -266,6 +294,8 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
         "getTransactionReceipt": Method(get_transaction_receipt, 1),
         "call": Method(call, 4),
         "estimateGas": Method(estimate_gas, 4),
+        "createAccessList": Method(create_access_list, 2),
+        "blobBaseFee": Method(blob_base_fee),
         "sendRawTransaction": Method(send_raw_transaction, 1),
         "sendTransaction": Method(send_transaction, 1),
         "accounts": Method(accounts),

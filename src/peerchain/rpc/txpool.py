@@ -32,4 +32,21 @@ def txpool_methods(view: NodeView) -> dict[str, Method]:
         pool = view.txpool()
         return {"pending": _by_sender(pool.pending), "queued": _by_sender(pool.queued)}
 
-    return {"status": Method(status), "content": Method(content)}
+    def inspect(p: Params, ctx: CallContext) -> dict[str, Any]:
+        pool = view.txpool()
+        return {"pending": _summaries(pool.pending), "queued": _summaries(pool.queued)}
+
+    return {"status": Method(status), "content": Method(content), "inspect": Method(inspect)}
+
+
+def _summary(tx: Transaction) -> str:
+    """geth's one-line form: "<to>: <value> wei + <gas> gas x <price> wei" (a times sign)."""
+    to = "contract creation" if tx.to is None else checksum_address(tx.to)
+    return f"{to}: {tx.value} wei + {tx.gas_limit} gas × {tx.max_fee_per_gas} wei"  # noqa: RUF001
+
+
+def _summaries(groups: dict[bytes, tuple[Transaction, ...]]) -> dict[str, dict[str, str]]:
+    return {
+        checksum_address(sender): {str(tx.nonce): _summary(tx) for tx in txs}
+        for sender, txs in groups.items()
+    }

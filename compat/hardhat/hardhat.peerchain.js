@@ -1,0 +1,46 @@
+// OpenZeppelin's Hardhat config plus what `make test-compat` needs:
+// - solc-js from npm instead of a downloaded compiler (nothing but registries is
+//   reachable), run through solc-heap.js so that large inputs compile;
+// - a `peerchain` network: a `peerchain dev --compat hardhat` node at PEERCHAIN_URL,
+//   with its dev accounts (remote signing).
+'use strict';
+
+const path = require('path');
+const { execFileSync } = require('child_process');
+const { subtask } = require('hardhat/config');
+const {
+  TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD,
+  TASK_COMPILE_SOLIDITY_RUN_SOLCJS,
+} = require('hardhat/builtin-tasks/task-names');
+
+const config = require('./hardhat.config.js');
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
+  const solcPackage = require('solc/package.json');
+  if (solcPackage.version !== solcVersion) {
+    throw new Error(`solc ${solcVersion} wanted, npm's solc is ${solcPackage.version}`);
+  }
+  return {
+    compilerPath: require.resolve('solc/soljson.js'),
+    isSolcJs: true,
+    version: solcVersion,
+    longVersion: require('solc').version(),
+  };
+});
+
+subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async ({ input, solcJsPath }) => {
+  const output = execFileSync(process.execPath, [path.join(__dirname, 'solc-heap.js'), solcJsPath], {
+    input: JSON.stringify(input),
+    maxBuffer: 1 << 30,
+  });
+  return JSON.parse(output.toString('utf8'));
+});
+
+config.networks.peerchain = {
+  url: process.env.PEERCHAIN_URL || 'http://127.0.0.1:8545',
+  accounts: 'remote',
+  timeout: 600000,
+};
+config.mocha = { ...(config.mocha || {}), timeout: 600000 };
+
+module.exports = config;
