@@ -214,8 +214,11 @@ def test_results_fit_the_schemas_and_match_the_chain(chain: Chain, spec: OpenRpc
     assert (latest["number"], genesis["number"], store_block["number"]) == ("0x4", "0x0", "0x2")
     assert genesis["parentHash"] == "0x" + "00" * 32
     assert rpc("eth_getBlockByNumber", "0x3", False)["parentHash"] == block_hash
-    for tag in ("pending", "safe", "finalized"):  # automine: nothing pending; BFT: final
+    for tag in ("safe", "finalized"):  # BFT: every block is final
         assert rpc("eth_getBlockByNumber", tag, False)["hash"] == latest["hash"]
+    pending = rpc("eth_getBlockByNumber", "pending", False)  # on a dev node: the next block
+    assert (pending["number"], pending["parentHash"]) == ("0x5", latest["hash"])
+    assert pending["transactions"] == [] and _int(pending["timestamp"]) > _int(latest["timestamp"])
     assert rpc("eth_getBlockByNumber", "0xffff", False) is None
     assert [tx["hash"] for tx in latest["transactions"]] == [dynamic]
     assert [tx["hash"] for tx in store_block["transactions"]] == [stored]
