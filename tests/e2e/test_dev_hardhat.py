@@ -24,6 +24,8 @@ def hardhat_node(tmp_path: Path) -> Iterator[DevProcess]:
 def test_hardhat_helpers_work_over_http(hardhat_node: DevProcess) -> None:
     w3 = Web3(Web3.HTTPProvider(hardhat_node.url))
     assert w3.client_version.lower().startswith("hardhatnetwork")
+    # The chain starts when it is made, as Hardhat's does (not at 1970).
+    assert w3.eth.get_block(0)["timestamp"] > 1_700_000_000
     whale = Web3.to_checksum_address("0x" + "ab" * 20)
     receiver = w3.eth.accounts[1]
     w3.provider.make_request("hardhat_setBalance", [whale, hex(10**18)])

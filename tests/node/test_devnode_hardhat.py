@@ -3,6 +3,7 @@ driven through the JSON-RPC dispatcher."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,8 @@ def test_block_settings_for_the_next_block(rpc: Rpc) -> None:
     assert block["gasLimit"] == hex(20_000_000)
 
 
-def test_pool_and_node_settings(rpc: Rpc) -> None:
+def test_pool_and_node_settings(rpc: Rpc, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     assert rpc("hardhat_getAutomine") is True and rpc("eth_mining") is True
     rpc("evm_setAutomine", False)
     assert rpc("anvil_getAutomine") is False and rpc("eth_mining") is False
@@ -263,7 +265,13 @@ def test_pool_and_node_settings(rpc: Rpc) -> None:
     assert rpc("eth_getTransactionByHash", tx_hash) is None
     meta = rpc("hardhat_metadata")
     assert meta["chainId"] == 1337 and meta["latestBlockNumber"] == 0
+    assert logging.getLogger("peerchain.node.devnode").isEnabledFor(logging.INFO)
     assert rpc("hardhat_setLoggingEnabled", False) is True
+    try:
+        assert not logging.getLogger("peerchain.node.devnode").isEnabledFor(logging.INFO)
+    finally:
+        assert rpc("hardhat_setLoggingEnabled", True) is True  # the logger is process-wide
+    assert logging.getLogger("peerchain.node.devnode").isEnabledFor(logging.INFO)
     assert rpc.error("hardhat_setMinGasPrice", "0x1")["code"] == -32000
     rpc("evm_mine")
     rpc("hardhat_reset")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def load_or_create_dev_genesis(
     path = datadir / "genesis.json"
     if path.exists():
         return parse_genesis(json.loads(path.read_text()))
-    genesis = dev_genesis(chain_id, addresses, balance_eth * ETHER)
+    genesis = dev_genesis(chain_id, addresses, balance_eth * ETHER, int(time.time()))
     datadir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(genesis.to_json(), indent=2))

@@ -148,12 +148,16 @@ class Genesis:
         }
 
 
-def dev_genesis(chain_id: int, accounts: Sequence[bytes], balance: int) -> Genesis:
-    """A dev-mode genesis: each of `accounts` holds `balance` wei, no validators."""
+def dev_genesis(
+    chain_id: int, accounts: Sequence[bytes], balance: int, timestamp: int = 0
+) -> Genesis:
+    """A dev-mode genesis: each of `accounts` holds `balance` wei, no validators; the
+    genesis block has `timestamp` (a dev chain starts at the time it is made, as
+    Hardhat's does, so that "now + 1 hour" read from it is in the future)."""
     if chain_id <= 0:
         raise GenesisError(f"chainId must be positive, got {chain_id}")
     alloc = {_address_value(a, "dev account"): GenesisAccount(balance=balance) for a in accounts}
-    return Genesis(chain_id=chain_id, alloc=tuple(sorted(alloc.items())))
+    return Genesis(chain_id=chain_id, alloc=tuple(sorted(alloc.items())), timestamp=timestamp)
 
 
 def parse_genesis(obj: Mapping[str, object]) -> Genesis:

@@ -103,6 +103,7 @@ def hardhat_methods(view: DevView) -> dict[str, Method]:
     """The methods Hardhat and Anvil share, by their name after the namespace."""
     instance_id = "0x" + secrets.token_hex(32)
     dev_log = logging.getLogger("peerchain")
+    quieted: list[int] = []  # the node's log level before setLoggingEnabled(false)
 
     def edit(p: Params, override: AccountOverride) -> bool:
         view.edit_account(p.required(0, parse_address), override)
@@ -180,7 +181,12 @@ def hardhat_methods(view: DevView) -> dict[str, Method]:
         return view.get_automine()
 
     def set_logging_enabled(p: Params, ctx: CallContext) -> bool:
-        dev_log.setLevel(logging.NOTSET if p.required(0, parse_bool) else logging.WARNING)
+        enabled = p.required(0, parse_bool)
+        if not enabled and not quieted:
+            quieted.append(dev_log.level)
+            dev_log.setLevel(logging.WARNING)
+        elif enabled and quieted:
+            dev_log.setLevel(quieted.pop())
         return True
 
     def dump_state(p: Params, ctx: CallContext) -> str:
