@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from web3 import Web3
+
 from .conftest import DevProcess
 
 TOKEN = Path(__file__).resolve().parents[2] / "examples" / "Token.vy"
@@ -54,6 +56,9 @@ def test_deploy_call_send_status(dev_node: DevProcess, tmp_path: Path) -> None:
         "send", *rpc, *keystore, "--from", DEV_1, "--to", "0x" + "ab" * 20, "--value", "1.5ether"
     )
     assert eth.returncode == 0, eth.stderr
+    receiver = Web3.to_checksum_address("0x" + "ab" * 20)
+    balance = Web3(Web3.HTTPProvider(dev_node.url)).eth.get_balance(receiver)
+    assert balance == 15 * 10**17
     status = peerchain("status", *rpc)
     assert status.returncode == 0, status.stderr
     assert "chain id   1337" in status.stdout

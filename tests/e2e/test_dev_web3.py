@@ -108,7 +108,7 @@ def test_websocket_subscriptions(dev_node: DevProcess, token_artifacts: Any) -> 
     token = deploy_token(w3, token_artifacts)
     accounts = w3.eth.accounts
 
-    async def watch() -> tuple[dict[str, Any], dict[str, Any]]:
+    async def watch() -> tuple[dict[str, Any], dict[str, Any], Any]:
         async with AsyncWeb3(AsyncWeb3.WebSocketProvider(dev_node.ws_url)) as aw3:
             heads_id = await aw3.eth.subscribe("newHeads")
             logs_id = await aw3.eth.subscribe("logs", {"address": token.address})
@@ -126,10 +126,14 @@ def test_websocket_subscriptions(dev_node: DevProcess, token_artifacts: Any) -> 
                     got.setdefault(kind, dict(message["result"]))
                     if "heads" in got and "logs" in got:
                         break
-            await send
-            return got["heads"], got["logs"]
+            return got["heads"], got["logs"], await send
 
-    head, log = asyncio.run(watch())
-    assert head["number"] >= 2
+    head, log, tx_hash = asyncio.run(watch())
+    receipt = w3.eth.get_transaction_receipt(tx_hash)
+    # The one block and log since subscribing: those of the transfer.
+    assert (head["hash"], head["number"]) == (receipt["blockHash"], receipt["blockNumber"])
+    assert (log["transactionHash"], log["blockHash"]) == (tx_hash, receipt["blockHash"])
     assert log["address"] == token.address
+    assert log["topics"][2] == bytes(12) + bytes.fromhex(accounts[7][2:])
+    assert int.from_bytes(log["data"], "big") == 77
     assert int.from_bytes(bytes(log["data"]), "big") == 77

@@ -18,11 +18,16 @@ from .openrpc import SPEC_ROOT, OpenRpcSpec, load_io
 DEV = "0x" + DEV_ACCOUNT.hex()
 TOKEN_HEX = "0x" + TOKEN.hex()
 IO_FILES = sorted((SPEC_ROOT / "tests").glob("*/*.io"))
+SPEC = OpenRpcSpec()
+# Recordings of methods with a result schema (eth_simulateV1's disagree with the spec).
+SCHEMA_CHECKED = [
+    p for p in IO_FILES if SPEC.has(p.parent.name) and p.parent.name != "eth_simulateV1"
+]
 
 
 @pytest.fixture(scope="module")
 def spec() -> OpenRpcSpec:
-    return OpenRpcSpec()
+    return SPEC
 
 
 def _results(rpc: Rpc, view: FakeNodeView) -> Iterator[tuple[str, Any]]:
@@ -129,12 +134,15 @@ def test_validator_rejects_wrong_shapes(spec: OpenRpcSpec) -> None:
     )
 
 
-@pytest.mark.parametrize("path", IO_FILES, ids=[f"{p.parent.name}/{p.stem}" for p in IO_FILES])
+@pytest.mark.parametrize(
+    "path", SCHEMA_CHECKED, ids=[f"{p.parent.name}/{p.stem}" for p in SCHEMA_CHECKED]
+)
 def test_recorded_geth_results_fit_the_validator(spec: OpenRpcSpec, path: Path) -> None:
-    for request, response in load_io(path):
-        simulate = request["method"] == "eth_simulateV1"  # spec and recordings disagree
-        if "result" in response and spec.has(request["method"]) and not simulate:
-            spec.validate_result(request["method"], response["result"])
+    exchanges = load_io(path)
+    results = [(q["method"], r["result"]) for q, r in exchanges if "result" in r]
+    for method, result in results:
+        spec.validate_result(method, result)
+    assert results or all("error" in r for _, r in exchanges), f"{path.name}: nothing checked"
 
 
 IMPLEMENTED = set(Rpc(FakeNodeView()).dispatcher.method_names)
