@@ -40,7 +40,7 @@ from peerchain.cli.abi import encode_arguments, encode_call
 from peerchain.cli.contracts import compile_vyper
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.drivers.keystore import dev_private_keys
-from peerchain.testing.processes import NodeProcess, free_port
+from peerchain.testing.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HARDHAT_CONFIG = "module.exports = { networks: { hardhat: { mining: { auto: true } } } };\n"
@@ -172,29 +172,53 @@ def run_load(port: int, n: int, senders: int, connections: int) -> dict[str, flo
 
 
 @contextmanager
+def _process(
+    command: list[str], log: Path, cwd: Path, port: int
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A node process writing its output straight to `log` (a slow reader of a pipe would
+    hold it up), ready once it answers JSON-RPC on `port`; terminated on exit."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                Connection(port).request("eth_chainId")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log.read_text()[-2000:]) from None
+                time.sleep(0.2)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
 def peerchain_dev(tmp: Path, profile: Path | None) -> Iterator[int]:
     port = free_port()
-    node = NodeProcess(
-        ["dev", "--datadir", str(tmp / "peerchain"), "--port", str(port)],
-        tmp / "peerchain.log",
-        ready_marker="JSON-RPC:",
-    ).start()
-    spy = None
-    if profile is not None and node.proc is not None:
-        py_spy = str(Path(sys.executable).parent / "py-spy")
-        options = ["--format", "raw", "--rate", "200", "--nonblocking", "--output", str(profile)]
-        spy = subprocess.Popen(
-            [py_spy, "record", *options, "--pid", str(node.proc.pid)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield port
-    finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(60)
-        node.stop()
+    command = [sys.executable, "-m", "peerchain.cli", "dev", "--datadir", str(tmp / "data")]
+    with _process([*command, "--port", str(port)], tmp / "peerchain.log", tmp, port) as proc:
+        spy = None
+        if profile is not None:
+            py_spy = str(Path(sys.executable).parent / "py-spy")
+            options = ["--format", "raw", "--rate", "200", "--nonblocking", "--output"]
+            spy = subprocess.Popen(
+                [py_spy, "record", *options, str(profile), "--pid", str(proc.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            yield port
+        finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
 
 
 @contextmanager
@@ -204,35 +228,11 @@ def hardhat_node(prefix: Path, tmp: Path) -> Iterator[int]:
     project = tmp / "hardhat"
     project.mkdir(exist_ok=True)
     (project / "hardhat.config.js").write_text(HARDHAT_CONFIG)
-    (project / "node_modules").unlink(missing_ok=True)
     (project / "node_modules").symlink_to(prefix.resolve() / "node_modules")
     port = free_port()
-    with (tmp / "hardhat.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [str(binary), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=project,
-            env=dict(os.environ, HARDHAT_DISABLE_TELEMETRY_PROMPT="true"),
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                Connection(port).request("eth_chainId")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((tmp / "hardhat.log").read_text()[-2000:]) from None
-                time.sleep(0.2)
+    command = [str(binary), "node", "--hostname", "127.0.0.1", "--port", str(port)]
+    with _process(command, tmp / "hardhat.log", project, port):
         yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _row(name: str, r: dict[str, float]) -> str:
@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--hardhat", type=Path, metavar="NPM_PREFIX", help="Hardhat 2 install")
     parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile peerchain (raw)")
     args = parser.parse_args()
+    os.environ.setdefault("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
     runs: dict[str, list[dict[str, float]]] = {"hardhat": [], "peerchain": []}
     nodes: dict[str, Callable[[Path], Any]] = {}
     if args.hardhat and (args.hardhat / "node_modules" / ".bin" / "hardhat").exists():

@@ -248,3 +248,18 @@ def test_cancun_chain_runs_and_leaves_out_what_cancun_lacks() -> None:
 def test_py_evm_recovers_signatures_with_coincurve() -> None:
     # Without coincurve eth_keys falls back to pure Python, several times slower.
     assert isinstance(get_backend(), CoinCurveECCBackend)
+
+
+def test_an_executed_block_is_read_back_from_memory_once_stored(chain: DictChain) -> None:
+    built = chain.build([sign(0, 0, to=RECIPIENT, value=1)])
+    # Not stored yet: reads do not see it.
+    assert chain.engine.get_block_by_hash(built.block.hash) is None
+    assert chain.engine.get_receipts(built.block.hash) == ()
+    apply_changes(chain.store, built.changes)
+    # Stored: the very values execution produced, without decoding them again.
+    assert chain.engine.get_block_by_hash(built.block.hash) is built.block
+    assert chain.engine.get_receipts(built.block.hash) is built.receipts
+    # A fresh engine over the same store reads equal values from the store.
+    fresh = ExecutionEngine(chain.store, chain.genesis)
+    assert fresh.get_block_by_hash(built.block.hash) == built.block
+    assert fresh.get_receipts(built.block.hash) == built.receipts

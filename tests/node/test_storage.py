@@ -28,6 +28,19 @@ def test_batch_is_visible_after_reopen(tmp_path: Path) -> None:
     again.close()
 
 
+def test_a_dev_store_skips_the_flush_per_write_and_keeps_its_writes(tmp_path: Path) -> None:
+    store = LmdbStore(tmp_path / "chain", durable=False)
+    assert store._env.flags()["sync"] is False
+    value = b"block"
+    store.write({keccak256(value): value}, {b"head": b"1"})
+    store.close()  # flushes
+    reopened = LmdbStore(tmp_path / "chain")
+    assert reopened._env.flags()["sync"] is True
+    assert reopened.get(keccak256(value)) == value
+    assert reopened.get_meta(b"head") == b"1"
+    reopened.close()
+
+
 def test_failed_batch_writes_nothing(tmp_path: Path) -> None:
     store = LmdbStore(tmp_path / "chain")
     with pytest.raises(StorageError):

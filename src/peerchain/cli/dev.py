@@ -135,7 +135,10 @@ async def _run(
     options: _Options,
 ) -> None:
     block_time = options.block_time
-    store = LmdbStore(datadir / "chain")
+    # A dev chain trades the flush of each block to the disk for speed, as Hardhat and
+    # Anvil keep theirs in memory: a crashed process loses nothing, a crashed machine
+    # may lose the last blocks.
+    store = LmdbStore(datadir / "chain", durable=False)
     try:
         ledger = Ledger(store, genesis, dev=True)
         check_head(ledger, certified=False)

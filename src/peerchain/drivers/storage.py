@@ -88,17 +88,31 @@ class LmdbStore:
     """A `ChainStore` kept in `<path>/` (data.mdb + lock.mdb + FORMAT).
 
     Raises StorageError when it cannot be opened (with the reason in one line), and
-    LocalFaultError for damaged records and failed writes (reported to `faults`)."""
+    LocalFaultError for damaged records and failed writes (reported to `faults`).
+    With `durable=False` (dev chains) a write is not flushed to the disk before it
+    returns: a crashed process loses nothing, a crashed machine may lose the last
+    writes (LMDB keeps the database consistent); `close` flushes."""
 
     def __init__(
-        self, path: Path, *, map_size: int = _MAP_SIZE, faults: FaultLatch | None = None
+        self,
+        path: Path,
+        *,
+        map_size: int = _MAP_SIZE,
+        faults: FaultLatch | None = None,
+        durable: bool = True,
     ) -> None:
         self.faults = faults if faults is not None else FaultLatch()
         self._path = path
+        self._durable = durable
         _check_files(path)
         try:
             self._env = lmdb.open(
-                str(path), map_size=map_size, max_dbs=4, subdir=True, sync=True, metasync=True
+                str(path),
+                map_size=map_size,
+                max_dbs=4,
+                subdir=True,
+                sync=durable,
+                metasync=durable,
             )
             self._state = self._env.open_db(b"state")
             self._meta = self._env.open_db(b"meta")
@@ -195,7 +209,13 @@ class LmdbStore:
         return os_fault(error, "committing to the chain database", str(self._path / "data.mdb"))
 
     def close(self) -> None:
-        self._env.close()
+        try:
+            if not self._durable:
+                self._env.sync(True)
+        except lmdb.Error as exc:
+            raise StorageError(f"cannot flush chain database in {self._path}: {exc}") from exc
+        finally:
+            self._env.close()
 
 
 def _apply(txn: lmdb.Transaction, db: Any, changes: Changes, *, content_addressed: bool) -> None:

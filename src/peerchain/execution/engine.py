@@ -118,10 +118,17 @@ class _Lru(Generic[K, V]):
             self._items.move_to_end(key)
             return self._items[key]
         value = make()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def put(self, key: K, value: V) -> None:
         self._items[key] = value
+        self._items.move_to_end(key)
         if len(self._items) > self._size:
             self._items.popitem(last=False)
-        return value
 
 
 def _missing_is_fault(
@@ -315,6 +322,7 @@ class ExecutionEngine:
         block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
         skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
         receipts = self._block_receipts(chain, evm_block.header, block)
+        self._remember(block, receipts)
         return ExecutedBlock(block, receipts, skipped, dict(changes), tuple(console))
 
     def check_body(self, block_rlp: bytes) -> BodyHeader:
@@ -347,7 +355,15 @@ class ExecutionEngine:
             raise InvalidBlock(f"block {evm_block.number}: {_reason(exc)}") from exc
         block = self._to_block(imported, transactions)
         receipts = self._block_receipts(chain, imported.header, block)
+        self._remember(block, receipts)
         return ExecutedBlock(block, receipts, (), dict(changes))
+
+    def _remember(self, block: Block, receipts: tuple[Receipt, ...]) -> None:
+        """Keep an executed block and its receipts for the reads that follow its commit
+        (subscriptions, receipts), so that they are not read back and decoded again. Reads
+        find them only once the block is stored: they look its header up first."""
+        self._blocks.put(block.hash, block)
+        self._receipts.put(block.hash, receipts)
 
     def append_header(self, header: Header) -> tuple[Header, dict[bytes, bytes | None]]:
         """Writes that make `header`, an empty block declared rather than executed, the
@@ -466,6 +482,9 @@ class ExecutionEngine:
         block = self.get_block_by_hash(block_hash)
         if block is None:
             return ()
+        cached = self._receipts.peek(block_hash)
+        if cached is not None:
+            return cached
         chain, _ = self._open()
         header = chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
         return self._receipts.get(block_hash, lambda: self._block_receipts(chain, header, block))
