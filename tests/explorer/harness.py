@@ -20,7 +20,8 @@ from peerchain.drivers.storage import LmdbStore
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
-from peerchain.node.view import ConsensusState, PeerInfo
+from peerchain.core.consensus.signguard import SignStep
+from peerchain.node.view import ConsensusState, EvidenceRecord, PeerInfo, SignedValue
 from peerchain.rpc import RpcConfig, create_app
 
 T = TypeVar("T")
@@ -174,6 +175,12 @@ class FakeNetwork:
             return None
         signatures = tuple((address, bytes([7]) * 65) for address in self.VALIDATORS[:3])
         return CommitCertificate(height, 0, bytes(32), signatures)
+
+    def evidence(self) -> list[EvidenceRecord]:
+        """One double prevote by validator 2 at height 3."""
+        first = SignedValue(bytes([0x11]) * 32, -1, bytes([1]) * 65)
+        second = SignedValue(None, -1, bytes([2]) * 65)
+        return [EvidenceRecord(self.VALIDATORS[2], 3, 0, SignStep.PREVOTE, first, second, 3)]
 
     def ban_peer(self, node_id: bytes, seconds: float | None) -> None:
         raise NotImplementedError

@@ -36,6 +36,7 @@ from peerchain.core.consensus.events import (
     TimeoutFired,
     ValidateBlock,
 )
+from peerchain.core.consensus.evidence import EvidenceRecord
 from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import InvalidMessage
 from peerchain.core.consensus.reactor import (
@@ -47,7 +48,6 @@ from peerchain.core.consensus.reactor import (
 )
 from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.validators import ValidatorSet
-from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.errors import DecodeError, InvalidTransaction
@@ -61,6 +61,7 @@ from peerchain.core.transactions import decode_transaction
 from peerchain.node.chainapp import ChainApplication
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
+from peerchain.node.evidence import EvidencePool
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
@@ -118,7 +119,7 @@ class ConsensusNode(ChainView):
             check_value=self.app.check_value,
             private_key=private_key,
         )
-        self.evidence: list[Evidence] = []
+        self.evidence_pool = EvidencePool(ledger.store)
         self.dropped_messages = 0
         self._local: deque[Event] = deque()
         self._inbox: deque[tuple[bytes, ConsensusMessage]] = deque()
@@ -266,8 +267,7 @@ class ConsensusNode(ChainView):
                 self.wal.prune(height + 1)
                 self.network.update_height(height)
             case ReportEvidence(evidence):
-                log.warning("evidence of double signing: %s", evidence)
-                self.evidence.append(evidence)
+                self.evidence_pool.report(evidence, self.reactor.height)
             case SendCommit(peer, height):
                 commit = self._commit_of(height)
                 if commit is not None:
@@ -451,6 +451,9 @@ class ConsensusNode(ChainView):
 
     def validator_powers(self) -> list[tuple[bytes, int]]:
         return [(v.address, v.power) for v in self.validators]
+
+    def evidence(self) -> list[EvidenceRecord]:
+        return self.evidence_pool.records()
 
     def ban_peer(self, node_id: bytes, seconds: float | None) -> None:
         self.network.ban(node_id, seconds)

@@ -17,6 +17,10 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.consensus.certificate import CommitCertificate
+
+# Evidence of double signing (see core.consensus.evidence); re-exported here.
+from peerchain.core.consensus.evidence import EvidenceRecord as EvidenceRecord
+from peerchain.core.consensus.evidence import SignedValue as SignedValue
 from peerchain.core.errors import PeerChainError
 
 # A fault of the node's own disk or data (see core.faults); re-exported here.
@@ -132,6 +136,10 @@ class NetworkView(Protocol):
 
     def consensus_state(self) -> ConsensusState: ...
     def commit_certificate(self, height: int) -> CommitCertificate | None: ...
+    def evidence(self) -> list[EvidenceRecord]:
+        """The evidence of double signing this node keeps, newest first."""
+        ...
+
     def ban_peer(self, node_id: bytes, seconds: float | None) -> None: ...
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from peerchain.core.consensus.certificate import CommitCertificate, certificate_hash
-from peerchain.node.view import LocalFault, NetworkView, PeerInfo
+from peerchain.node.view import EvidenceRecord, LocalFault, NetworkView, PeerInfo, SignedValue
 from peerchain.rpc.dispatch import CallContext, Method, Params
 from peerchain.rpc.encoding import parse_data, parse_uint
 from peerchain.rpc.server import RpcServer, dispatcher_of
@@ -37,6 +37,33 @@ def fault_json(fault: LocalFault) -> dict[str, Any]:
         "path": fault.path,
         "action": fault.action,
         "message": fault.line(),
+    }
+
+
+def evidence_json(record: EvidenceRecord) -> dict[str, Any]:
+    """One piece of evidence as `peerchain_evidence` shows it: both signed messages, enough
+    for anyone with the validator set to check it."""
+    proposal = record.step.name == "PROPOSAL"
+
+    def message(signed: SignedValue) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "blockHash": None if signed.block_hash is None else _data(signed.block_hash),
+            "signature": _data(signed.signature),
+        }
+        if proposal:
+            shown["polRound"] = signed.pol_round
+        return shown
+
+    return {
+        "id": _data(record.id),
+        "type": "duplicateProposal" if proposal else "duplicateVote",
+        "validator": _data(record.validator),
+        "height": quantity(record.height),
+        "round": quantity(record.round),
+        "step": record.step.name.lower(),
+        "first": message(record.first),
+        "second": message(record.second),
+        "detectedAt": quantity(record.detected_at),
     }
 
 
@@ -77,6 +104,9 @@ def network_methods(node: NetworkView) -> dict[str, Method]:
             "fault": None if state.fault is None else fault_json(state.fault),
         }
 
+    def evidence(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [evidence_json(record) for record in node.evidence()]
+
     def get_commit(p: Params, ctx: CallContext) -> dict[str, Any] | None:
         certificate = node.commit_certificate(p.required(0, parse_uint))
         return None if certificate is None else certificate_json(certificate)
@@ -86,6 +116,7 @@ def network_methods(node: NetworkView) -> dict[str, Method]:
         "validators": Method(validators),
         "consensusState": Method(consensus_state),
         "getCommit": Method(get_commit, 1),
+        "evidence": Method(evidence),
     }
 
 

@@ -1,5 +1,6 @@
 // Network nodes only (the peerchain_ methods): the network page (consensus state,
-// validators, peers and a peer graph) and the commit certificate of a block.
+// validators, peers, a peer graph and the evidence of double signing) and the commit
+// certificate of a block.
 
 import { batch } from "./rpc.js";
 import { addressLink, badge, el, fields, mono, num, panel, svg, table } from "./dom.js";
@@ -21,11 +22,12 @@ const sameAddress = (a, b) => a.toLowerCase() === b.toLowerCase();
 // --- Network page -----------------------------------------------------------------------
 
 export async function renderNetwork(page) {
-  const [state, validators, peers, head] = await batch([
+  const [state, validators, peers, head, evidence] = await batch([
     ["peerchain_consensusState"],
     ["peerchain_validators"],
     ["peerchain_peers"],
     ["eth_blockNumber"],
+    ["peerchain_evidence"],
   ]);
   page.title("Network");
   const height = toNumber(head);
@@ -72,8 +74,30 @@ export async function renderNetwork(page) {
         empty: "No peers connected.",
       }),
     ),
+    panel(
+      "Evidence of double signing",
+      table(
+        [num("Height"), num("Round"), "Step", "Validator", "Signed both", num("Seen at")],
+        evidence.map(evidenceRow),
+        { empty: "No validator has signed twice." },
+      ),
+      evidence.length ? `${evidence.length} kept` : null,
+    ),
   );
   page.every(REFRESH_MS, () => page.refresh());
+}
+
+/** One piece of evidence: where, who, and the two values signed. */
+function evidenceRow(e) {
+  const value = (m) => (m.blockHash ? mono(shortHex(m.blockHash, 10, 6)) : badge("nil", "info"));
+  return [
+    formatInteger(toNumber(e.height)),
+    String(toNumber(e.round)),
+    badge(e.step, "bad"),
+    addressLink(e.validator),
+    el("span", { title: e.id }, value(e.first), " and ", value(e.second)),
+    formatInteger(toNumber(e.detectedAt)),
+  ];
 }
 
 function consensusFields(state, validators) {
@@ -93,6 +117,10 @@ function consensusFields(state, validators) {
     ["Locked round", round(state.lockedRound)],
     ["Valid round", round(state.validRound)],
     ["Halted", state.halted ? badge(state.halted, "bad") : el("span", { class: "muted" }, "no")],
+    [
+      "Local fault",
+      state.fault ? badge(state.fault.message, "bad") : el("span", { class: "muted" }, "none"),
+    ],
     [
       "Syncing",
       state.syncing ? badge("catching up", "pending") : el("span", { class: "muted" }, "no"),
