@@ -14,13 +14,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from peerchain.core.consensus.certificate import CommitCertificate
+from peerchain.core.consensus.signguard import SignStep
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import dev_genesis
 from peerchain.drivers.storage import LmdbStore
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
-from peerchain.core.consensus.signguard import SignStep
 from peerchain.node.view import ConsensusState, EvidenceRecord, PeerInfo, SignedValue
 from peerchain.rpc import RpcConfig, create_app
 

@@ -53,7 +53,7 @@ def open_node(datadir: Path) -> DevNode:
     return DevNode(ledger, FixedClock(), KEYS, automine=True)
 
 
-def _tx(key: bytes, nonce: int, to: bytes | None, value: int, data: bytes = b"") -> bytes:
+def raw_tx(key: bytes, nonce: int, to: bytes | None, value: int, data: bytes = b"") -> bytes:
     unsigned = UnsignedTransaction(
         type=2,
         chain_id=1337,
@@ -72,11 +72,11 @@ def build_chain(datadir: Path, blocks: int = 30) -> dict[str, Any]:
     """Mine `blocks` blocks (one transaction each, the first deploys the contract) and
     return the healthy node's answers."""
     node = open_node(datadir)
-    node.send_raw_transaction(_tx(KEYS[0], 0, None, 0, INIT))
+    node.send_raw_transaction(raw_tx(KEYS[0], 0, None, 0, INIT))
     for i in range(1, blocks):
         sender = i % 3
         nonce = node.get_pending_nonce(ADDRESSES[sender])
-        node.send_raw_transaction(_tx(KEYS[sender], nonce, ADDRESSES[3], 10**18 + i))
+        node.send_raw_transaction(raw_tx(KEYS[sender], nonce, ADDRESSES[3], 10**18 + i))
     answers = ask(node)
     node.ledger.store.close()
     return answers

@@ -18,6 +18,7 @@ from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
 from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
+from peerchain.drivers.txjournal import JOURNAL_FILE, TxJournalFile
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
 from peerchain.node.integrity import check_head
@@ -153,6 +154,9 @@ async def _run(
             node.load_state(options.load_state)
         if options.compat == "hardhat":
             node.client_version_override = f"HardhatNetwork/{HARDHAT_VERSION}/{node.client_version}"
+        restored = node.restore_journal(TxJournalFile(datadir / JOURNAL_FILE))
+        if restored:
+            click.echo(f"{restored} pending transactions restored from the journal")
         server = await serve(
             node,
             RpcConfig(host=host, port=port, cors_origins=options.cors_origins),

@@ -23,6 +23,7 @@ from peerchain.drivers.net import (
 )
 from peerchain.drivers.signstate import LastSignedFile, last_signed_path
 from peerchain.drivers.storage import LmdbStore
+from peerchain.drivers.txjournal import JOURNAL_FILE, TxJournalFile
 from peerchain.drivers.wal import WalFile
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.integrity import check_head
@@ -88,6 +89,9 @@ async def run_node(config: NodeConfig) -> None:
         node = ConsensusNode(
             ledger, clock, network, wal, validators, genesis.timeouts, key, signer=signer
         )
+        restored = node.restore_journal(TxJournalFile(config.datadir / JOURNAL_FILE))
+        if restored:
+            click.echo(f"{restored} pending transactions restored from the journal")
         with SyncProgress(node):
             await node.start()
             server = await serve(

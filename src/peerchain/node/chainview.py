@@ -12,12 +12,13 @@ from typing import Any
 
 from peerchain import __version__
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
-from peerchain.core.errors import PeerChainError
+from peerchain.core.errors import DecodeError, InvalidTransaction, PeerChainError
 from peerchain.core.fees import next_base_fee, reward_percentiles
 from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
+from peerchain.node.ports import TxJournal
 from peerchain.node.view import (
     AccessListResult,
     AccountProof,
@@ -26,6 +27,7 @@ from peerchain.node.view import (
     CallRequest,
     FeeHistory,
     LocalFault,
+    LocalFaultError,
     LogFilter,
     StateOverrides,
     SubscriptionKind,
@@ -52,6 +54,8 @@ class ChainView:
         self.ledger = ledger
         self.mempool = mempool
         self.events = events
+        self._journal: TxJournal | None = None
+        self._journaled: dict[bytes, bytes] = {}  # local transactions still waiting
 
     # --- identity -------------------------------------------------------------
     @property
@@ -232,8 +236,17 @@ class ChainView:
 
     # --- transactions in ---------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> Transaction:
-        """Decode, check and add a transaction to the mempool; announce it."""
+        """Decode, check and add a client's transaction to the mempool; announce it.
+        Raises LocalFaultError once a local fault stopped the node (it would never be
+        included)."""
+        self.check_running()
         return self.admit(decode_transaction(raw, self.chain_id))
+
+    def check_running(self) -> None:
+        """Raise LocalFaultError if a local fault stopped this node."""
+        fault = self.ledger.faults.current
+        if fault is not None:
+            raise LocalFaultError(fault)
 
     def admit(self, tx: Transaction) -> Transaction:
         """Check a decoded transaction against the head and add it to the mempool; announce
@@ -248,7 +261,51 @@ class ChainView:
         return tx
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
-        return self.admit_transaction(raw).hash
+        tx = self.admit_transaction(raw)
+        self.journal_local(tx)
+        return tx.hash
+
+    # --- the mempool journal -----------------------------------------------------------
+    def restore_journal(self, journal: TxJournal) -> int:
+        """Journal the transactions local clients send from now on in `journal`, and
+        re-admit those it holds from before a restart (skipping what was mined or became
+        invalid meanwhile). Returns how many came back."""
+        self._journal = journal
+        for raw in journal.load():
+            try:
+                tx = self.admit_transaction(raw)
+            except (InvalidTransaction, DecodeError):
+                continue
+            self._journaled[tx.hash] = tx.raw
+        self._write_journal(lambda: journal.rewrite(self._journaled.values()))
+        return len(self._journaled)
+
+    def journal_local(self, tx: Transaction) -> None:
+        """Journal a transaction a client of this node sent (before it gets the hash)."""
+        journal = self._journal
+        if journal is not None:
+            self._journaled[tx.hash] = tx.raw
+            self._write_journal(lambda: journal.append(tx.raw))
+
+    def local_transactions(self) -> list[bytes]:
+        """The journaled transactions still waiting in the mempool."""
+        return list(self._journaled.values())
+
+    def _rotate_journal(self) -> None:
+        """Drop what left the mempool (mined, replaced, evicted) from the journal."""
+        journal = self._journal
+        if journal is None or not self._journaled:
+            return
+        waiting = {h: raw for h, raw in self._journaled.items() if self.mempool.get(h) is not None}
+        if len(waiting) != len(self._journaled):
+            self._journaled = waiting
+            self._write_journal(lambda: journal.rewrite(waiting.values()))
+
+    def _write_journal(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except LocalFaultError as exc:
+            raise self.ledger.faults.raise_fault(exc.fault) from exc
 
     def txpool(self) -> TxPoolSnapshot:
         pending, queued = self.mempool.content()
@@ -261,7 +318,9 @@ class ChainView:
         return self.events.subscribe(kind, callback)
 
     def publish_block(self, block: Block) -> None:
-        """Announce a newly committed block to subscribers."""
+        """Announce a newly committed block to subscribers (and keep the mempool journal
+        to what still waits)."""
+        self._rotate_journal()
         self.events.publish("newHeads", block.header)
         logs = self.ledger.block_logs(block.hash)
         if logs:

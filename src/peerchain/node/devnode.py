@@ -15,6 +15,7 @@ from typing import Any
 from peerchain.core.blocks import Block, Header
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash
 from peerchain.core.errors import InvalidTransaction, PeerChainError
+from peerchain.core.faults import LocalFaultError
 from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.mempool import Mempool
 from peerchain.core.queries import AccountOverride, ExecutionFailed, ExecutionReverted
@@ -145,7 +146,9 @@ class DevNode(ChainView):
         return super().get_block(block_hash)
 
     def mine_block(self, timestamp: int | None = None) -> Block:
-        """Build a block from the mempool on the head, commit it and announce it."""
+        """Build a block from the mempool on the head, commit it and announce it.
+        Raises LocalFaultError once a local fault stopped the node (or on this commit)."""
+        self.check_running()
         head = self.ledger.head
         base_fee = self.next_base_fee()
         gas_limit = self._gas_limit or head.gas_limit
@@ -188,7 +191,9 @@ class DevNode(ChainView):
 
     def _submit(self, tx: Transaction) -> bytes:
         """Admit `tx`; with automine, mine it and answer a failure as Hardhat does: the
-        transaction stays mined and the caller gets its revert error and data."""
+        transaction stays mined and the caller gets its revert error and data. Raises
+        LocalFaultError once a local fault stopped the node."""
+        self.check_running()
         self.admit(tx)
         if self._automine:
             parent = self.ledger.head
@@ -196,6 +201,8 @@ class DevNode(ChainView):
             receipt = self.get_receipt(tx.hash)
             if receipt is not None and receipt.status == 0:
                 raise self._failure(tx, replace(block.header, state_root=parent.state_root))
+        else:
+            self.journal_local(tx)  # an automined one is durable in its block at once
         return tx.hash
 
     def _failure(self, tx: Transaction, context: Header) -> PeerChainError:
@@ -222,7 +229,11 @@ class DevNode(ChainView):
             try:
                 await asyncio.wait_for(self._interval_changed.wait(), self._interval_ms / 1000)
             except TimeoutError:
-                self.mine_block()
+                try:
+                    self.mine_block()
+                except LocalFaultError as exc:
+                    log.critical("%s", exc.fault.line())  # fail-stop: no more blocks
+                    return
 
     # --- dev accounts ---------------------------------------------------------------
     def accounts(self) -> list[bytes]:

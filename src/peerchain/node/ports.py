@@ -5,7 +5,7 @@ Drivers implement them; tests use in-memory twins from `peerchain.testing`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from peerchain.core.consensus.signguard import LastSigned
@@ -155,6 +155,21 @@ class SignerState(Protocol):
         ...
 
     def save(self, record: WalRecord) -> None: ...
+
+
+class TxJournal(Protocol):
+    """Where a node keeps the transactions its own clients sent until they are mined, so
+    that they survive a restart. Writes raise LocalFaultError naming the cause."""
+
+    def load(self) -> list[bytes]:
+        """The journaled raw transactions, oldest first."""
+        ...
+
+    def append(self, raw: bytes) -> None: ...
+
+    def rewrite(self, raws: Iterable[bytes]) -> None:
+        """Replace the journal with `raws` (atomically)."""
+        ...
 
 
 class ConsensusWal(Protocol):

@@ -350,6 +350,7 @@ class ConsensusNode(ChainView):
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
         tx = self.admit_transaction(raw)
+        self.journal_local(tx)
         self.network.broadcast(Channel.TRANSACTIONS, tx.raw)
         return tx.hash
 
@@ -359,6 +360,9 @@ class ConsensusNode(ChainView):
     def _on_peer_event(self, peer: bytes, event: PeerEvent) -> None:
         if event is not PeerEvent.CONNECTED:
             self.reactor.on_peer_gone(peer)
+            return
+        for raw in self.local_transactions():  # journaled before a restart, say
+            self.network.send(peer, Channel.TRANSACTIONS, raw)
 
     # --- blocks for peers and block sync --------------------------------------------------
     def _commit_of(self, height: int) -> Commit | None:
