@@ -48,3 +48,19 @@ def test_a_damaged_state_node_of_an_old_block_is_found(chain: Path, tmp_path: Pa
     assert result.exit_code == 1
     assert f"damaged: contract code: record 0x{code_hash.hex()} is missing" in result.output
     assert "the chain database is damaged" in result.output
+
+
+def test_a_missing_transaction_lookup_is_found(chain: Path, tmp_path: Path) -> None:
+    datadir = tmp_path / "datadir"
+    shutil.copytree(chain, datadir)
+    store = LmdbStore(datadir / "chain")
+    try:
+        lookup = next(
+            key for key, _ in store.records("state") if key.startswith(b"transaction-hash-to-block")
+        )
+        store.write({lookup: None})
+    finally:
+        store.close()
+    result = CliRunner().invoke(cli, ["db", "check", "--datadir", str(datadir)])
+    assert result.exit_code == 1
+    assert "the lookup of transaction 0x" in result.output

@@ -8,8 +8,9 @@ those blocks). It raises `DamagedStore`, one line, instead of letting a damaged 
 truncated directory crash the node or serve wrong answers.
 
 `check_store` (`peerchain db check`) reads everything: every record's checksum, every
-canonical block (header links, transaction and receipt tries) and the state trie of
-every block with its storage tries and contract code, each node checked against its hash.
+canonical block (header links, body, receipts, transaction lookups, transaction and
+receipt tries) and the state trie of every block with its storage tries and contract
+code, each node checked against its hash.
 """
 
 from __future__ import annotations
@@ -250,3 +251,13 @@ def _block_problems(
         yield f"block {number} does not link to canonical block {number - 1}"
     if certified and number > 0:
         yield from _certificate_problems(ledger.store, number)
+    block = ledger.engine.get_block_by_number(number)
+    if block is None or block.hash != header.hash:
+        yield f"block {number} does not read back"
+        return
+    for index, tx in enumerate(block.transactions):
+        found = ledger.engine.get_transaction_location(tx.hash)
+        if found is None or (found.block_number, found.index) != (number, index):
+            yield f"the lookup of transaction 0x{tx.hash.hex()} (block {number}) is wrong"
+    if len(ledger.engine.get_receipts(header.hash)) != len(block.transactions):
+        yield f"the receipts of block {number} do not match its transactions"
