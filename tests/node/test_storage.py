@@ -11,7 +11,7 @@ import pytest
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.faults import LocalFaultError, os_fault
-from peerchain.drivers.storage import CHECKED, HASHED, LmdbStore
+from peerchain.drivers.storage import LmdbStore
 from peerchain.node.ports import StorageError
 
 
@@ -79,14 +79,20 @@ def test_a_damaged_value_is_a_local_fault_naming_the_record(tmp_path: Path) -> N
     store.close()
 
 
-def test_content_addressed_records_are_verified_when_written(tmp_path: Path) -> None:
+def test_a_record_found_under_another_key_fails_its_checksum(tmp_path: Path) -> None:
     store = LmdbStore(tmp_path / "chain")
     node = b"a trie node"
-    store.write({keccak256(node): node, b"\x01" * 32: b"not its hash"})
-    kinds = {key: value for key, value in store.raw_frames("state")}
-    assert kinds[keccak256(node)][0] == HASHED
-    assert kinds[b"\x01" * 32][0] == CHECKED
+    store.write({keccak256(node): node})
+    frames = dict(store.raw_frames("state"))
+    store.close()
+    env = lmdb.open(str(tmp_path / "chain"), max_dbs=4)
+    with env.begin(write=True, db=env.open_db(b"state")) as txn:
+        txn.put(b"\x01" * 32, frames[keccak256(node)])  # the same frame, moved
+    env.close()
+    store = LmdbStore(tmp_path / "chain")
     assert store.get(keccak256(node)) == node
+    with pytest.raises(LocalFaultError, match="fails its checksum"):
+        store.get(b"\x01" * 32)
     store.close()
 
 

@@ -5,14 +5,16 @@ so a process killed at any instant leaves the last committed batch intact.
 
 Nothing read back is trusted. Each value is stored in a frame::
 
-    kind (1) | xxh3-64 of (kind, key, value) (8) | value
+    xxh3-64 of (key, value) (8) | value
 
-`kind` is HASHED for a record of the state key space whose 32-byte key is the keccak
-of its value (trie nodes, contract code, headers: verified when written, so the
-checksum on read proves the hash still holds) and CHECKED for every other record. A
-frame that fails its checksum is a local fault: the read raises `LocalFaultError` naming
-the record, and the fault is reported to the store's `FaultLatch`. LMDB's own damage
-reports (a page that is not where the tree says) are faults the same way.
+A frame that fails its checksum (damaged bytes, or a record found under another key) is
+a local fault: the read raises `LocalFaultError` naming the record, and the fault is
+reported to the store's `FaultLatch`. LMDB's own damage reports (a page that is not
+where the tree says) are faults the same way. The checksum proves a content-addressed
+record (trie node, code, header: key = keccak of value, as py-evm wrote it) is the one
+that was written; re-hashing it on every read would cost a keccak per trie node read,
+so the keccak itself is checked by the start-up check (headers, top state nodes) and by
+`peerchain db check` (every node).
 
 Opening refuses, with one line, what would otherwise crash the process or silently
 start a new chain: a `data.mdb` shorter than its own meta page says (a truncated file is
@@ -34,15 +36,12 @@ from typing import Any
 import lmdb
 import xxhash
 
-from peerchain.core.crypto import keccak256
 from peerchain.core.faults import FaultLatch, LocalFault, LocalFaultError, corrupted, os_fault
 from peerchain.node.ports import Changes, StorageError
 
 _MAP_SIZE = 1 << 36  # 64 GiB of address space; the file grows as needed.
-HASHED = 0x48  # "H": key == keccak(value), verified at write
-CHECKED = 0x43  # "C": checksum only
-_HEADER = 9
-FORMAT = b"peerchain-store 2\n"
+_HEADER = 8
+FORMAT = b"peerchain-store 3\n"
 FORMAT_FILE = "FORMAT"
 _FORMAT_KEY = b"store-format"
 # A disk with less free space than this when a write fails with EIO is taken to be full.
@@ -54,24 +53,21 @@ _LMDB_MAGIC = 0xBEEFC0DE
 _META = struct.Struct("<IIQQI44x48xQQ")
 
 
-def encode_record(key: bytes, value: bytes, *, hashed: bool) -> bytes:
+def encode_record(key: bytes, value: bytes) -> bytes:
     """The stored frame of `value` under `key`."""
-    kind = HASHED if hashed else CHECKED
-    return bytes((kind,)) + _checksum(kind, key, value) + value
+    return _checksum(key, value) + value
 
 
 def decode_record(key: bytes, frame: bytes) -> bytes | None:
     """The value in a stored frame, or None if the frame is damaged."""
-    if len(frame) < _HEADER or frame[0] not in (HASHED, CHECKED):
-        return None
     value = frame[_HEADER:]
-    if frame[1:_HEADER] != _checksum(frame[0], key, value):
+    if len(frame) < _HEADER or frame[:_HEADER] != _checksum(key, value):
         return None
     return value
 
 
-def _checksum(kind: int, key: bytes, value: bytes) -> bytes:
-    return xxhash.xxh3_64_digest(key + value, seed=(kind << 16) | len(key))
+def _checksum(key: bytes, value: bytes) -> bytes:
+    return xxhash.xxh3_64_digest(key + value, seed=len(key))
 
 
 def describe_key(key: bytes) -> str:
@@ -194,9 +190,9 @@ class LmdbStore:
     def write(self, state: Changes, meta: Changes | None = None) -> None:
         try:
             with self._env.begin(write=True) as txn:
-                _apply(txn, self._state, state, content_addressed=True)
+                _apply(txn, self._state, state)
                 if meta:
-                    _apply(txn, self._meta, meta, content_addressed=False)
+                    _apply(txn, self._meta, meta)
         except lmdb.Error as exc:
             error = _os_error(exc)
             if error is None:
@@ -218,13 +214,12 @@ class LmdbStore:
             self._env.close()
 
 
-def _apply(txn: lmdb.Transaction, db: Any, changes: Changes, *, content_addressed: bool) -> None:
+def _apply(txn: lmdb.Transaction, db: Any, changes: Changes) -> None:
     for key, value in changes.items():
         if value is None:
             txn.delete(key, db=db)
         else:
-            hashed = content_addressed and len(key) == 32 and keccak256(value) == key
-            txn.put(key, encode_record(key, value, hashed=hashed), db=db)
+            txn.put(key, encode_record(key, value), db=db)
 
 
 def _is_empty(txn: lmdb.Transaction, *dbs: Any) -> bool:
