@@ -62,6 +62,7 @@ from peerchain.execution.convert import (
 from peerchain.execution.db import open_overlay
 from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import capturing as console_capturing
+from peerchain.execution.trie import MissingNode
 from peerchain.execution.vm import FORKS
 
 MAX_EXTRA_DATA = 32
@@ -134,13 +135,14 @@ class _Lru(Generic[K, V]):
 def _missing_is_fault(
     method: Callable[Concatenate[ExecutionEngine, P], R],
 ) -> Callable[Concatenate[ExecutionEngine, P], R]:
-    """Every block and state is kept, so a trie node or code that py-evm misses under a
-    stored root is damaged data: a local fault (LocalFaultError), not a missing answer."""
+    """Every block and state is kept, so a trie node or code missing under a stored root
+    (py-evm's or our state layer's error) is damaged data: a local fault
+    (LocalFaultError), not a missing answer."""
 
     def wrapper(self: ExecutionEngine, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(self, *args, **kwargs)
-        except (EVMMissingData, MissingTrieNode) as exc:
+        except (EVMMissingData, MissingTrieNode, MissingNode) as exc:
             detail = f"a record under a stored root is missing ({_reason(exc, 160)})"
             raise self.faults.raise_fault(corrupted(detail)) from exc
 
