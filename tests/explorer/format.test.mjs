@@ -79,6 +79,13 @@ test("Transfer and Approval logs are decoded, other logs are not", () => {
   assert.equal(decodeKnownEvent({ ...transfer, data: "0x" }), null);
   assert.equal(decodeKnownEvent({ topics: ["0x" + word("1")], data: "0x" }), null);
   assert.equal(decodeKnownEvent({ topics: [], data: "0x" }), null);
+  // The example dApps' events are named, their arguments left as they are: a Released
+  // log has a Transfer's shape (two indexed words and one data word) but is not one.
+  const released = {
+    topics: ["0x3bfce8de0db7450cc169b94323c210e69a36c6a4a58c9f5d96bec4973adce392", ...transfer.topics.slice(1)],
+    data: transfer.data,
+  };
+  assert.deepEqual(decodeKnownEvent(released), { name: "Released", args: [] });
 });
 
 test("ABI strings decode and garbage does not", () => {

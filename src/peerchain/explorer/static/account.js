@@ -101,7 +101,7 @@ function logsView(logs) {
         blockLink(toNumber(log.blockNumber)),
         txLink(log.transactionHash, { short: true }),
         event ? badge(event.name, "info") : mono(topic),
-        event ? event.args.map(argument) : mono(data),
+        event?.args.length ? event.args.map(argument) : mono(data),
       ];
     });
   const more =

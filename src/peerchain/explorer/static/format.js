@@ -127,12 +127,35 @@ export function decodeAbiString(data) {
 
 // --- Well-known events and methods ----------------------------------------------------
 
-/** Topic hashes (keccak256 of the signature) of the token events the explorer names. */
+/** Topic hashes (keccak256 of the signature) of the events the explorer names: the token
+ * events (with their arguments decoded), then those of the example dApps in examples/. */
 export const KNOWN_EVENTS = {
   "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef":
     "Transfer(address,address,uint256)",
   "0x8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b925":
     "Approval(address,address,uint256)",
+  "0x2da466a7b24304f47e87fa2e1e5a81b9831ce54fec19055ce277ca2f39ba42c4":
+    "Deposited(address,uint256)",
+  "0x29ccdd939b9606074c9926265c082927dd20ab9c540a815225397e3718eb2637":
+    "Proposed(uint256,address,address,uint256,string,uint256)",
+  "0x7c2de587c00d75474a0c6c6fa96fd3b45dc974cd4e8a75f712bb84c950dce1b5":
+    "Voted(uint256,address,bool,uint256)",
+  "0x12c8907d32b752d626a36cf18f31719e25f1a3b6f750ee948c22c036373d48aa":
+    "Executed(uint256,address,uint256)",
+  "0xdd6b33101c067cc9c2d639fc44ead2f46e100522fca5c21545555409730b067e":
+    "Opened(uint256,address,address,address,uint256,uint64)",
+  "0x7ca5472b7ea78c2c0141c5a12ee6d170cf4ce8ed06be3d22c8252ddfc7a6a2c4":
+    "Refunded(uint256,address,uint256)",
+  "0x3bfce8de0db7450cc169b94323c210e69a36c6a4a58c9f5d96bec4973adce392":
+    "Released(uint256,address,uint256)",
+  "0x2c394f5b77240ae5b0c3f2c332e207154e0837283c4165cde2b2ff644f470066":
+    "Registered(bytes32,address,string,uint256)",
+  "0xf06e4bdc7e65c30636cab2018fac0ee687906716c8075894214868fc061a879e":
+    "MirrorAdded(bytes32,address,string)",
+  "0x1829635607d3ef49d0c0cd5724e1e5429bfd243b68be775748807ad72a610864":
+    "MirrorRemoved(bytes32,string)",
+  "0x06e9c07310f63759634ddbb7257dbb19ca404f90bd6bdef1d3386fab033cebce":
+    "OwnerChanged(bytes32,address,address)",
 };
 
 /** Selectors (first 4 bytes of keccak256 of the signature) of common token methods. */
@@ -142,12 +165,14 @@ export const KNOWN_METHODS = {
   "0x23b872dd": "transferFrom(address,address,uint256)",
 };
 
-/** A Transfer or Approval log (token amounts or NFT ids) as {name, args: [[name, value,
- * kind]]} with kind "address" or "uint"; null for any other log. */
+/** A known log as {name, args: [[name, value, kind]]} with kind "address" or "uint": the
+ * arguments of Transfer and Approval (token amounts or NFT ids), none for the other known
+ * events; null for an unknown log or a token event of another shape. */
 export function decodeKnownEvent(log) {
   const signature = KNOWN_EVENTS[log.topics[0]];
   if (!signature) return null;
   const name = signature.slice(0, signature.indexOf("("));
+  if (name !== "Transfer" && name !== "Approval") return { name, args: [] };
   const [first, second] = name === "Transfer" ? ["from", "to"] : ["owner", "spender"];
   const data = words(log.data);
   if (log.topics.length === 3 && data.length === 1 && byteLength(log.data) === 32) {

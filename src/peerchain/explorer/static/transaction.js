@@ -105,7 +105,7 @@ function logCard(log) {
       addressLink(log.address),
       event ? badge(event.name, "info") : null,
     ),
-    event ? el("div", { class: "event" }, event.args.map(argument)) : null,
+    event?.args.length ? el("div", { class: "event" }, event.args.map(argument)) : null,
     fields([
       ...log.topics.map((topic, i) => [`Topic ${i}`, mono(topic)]),
       ["Data", dataBox(log.data)],
