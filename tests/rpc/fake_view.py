@@ -345,7 +345,9 @@ class FakeNodeView:
             raise TraceFailed("genesis is not traceable")
         raise TraceFailed("the fake node cannot re-execute blocks")
 
-    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
+    def trace_call(
+        self, request: CallRequest, header: Header, config: TraceConfig, *overrides: object
+    ) -> Any:
         raise TraceFailed("the fake node cannot execute calls")
 
     # --- fees --------------------------------------------------------------------------

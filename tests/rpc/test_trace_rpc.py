@@ -276,3 +276,27 @@ def test_oversized_traces_fail_instead_of_growing(
     assert error["code"] == -32000 and error["message"].startswith("trace too large")
     kept = traced.rpc("debug_traceTransaction", traced.relay_tx, {"limit": 10})["structLogs"]
     assert len(kept) == 10
+
+
+def test_trace_call_takes_state_and_block_overrides(traced: Traced) -> None:
+    call = {"from": SENDER, "to": traced.second, "input": traced.data("stored()")}
+    slot = "0x" + "00" * 32
+    options = {
+        "stateOverrides": {
+            traced.second: {"stateDiff": {slot: "0x" + (99).to_bytes(32, "big").hex()}}
+        },
+        "blockOverrides": {"number": "0x4d2"},
+    }
+    trace = traced.rpc("debug_traceCall", call, "latest", options)
+    assert int(trace["returnValue"], 16) == 99
+    assert int(traced.rpc("eth_call", call, "latest"), 16) == 42  # nothing stayed
+    with_tracer = {**options, "tracer": "callTracer"}
+    top = traced.rpc("debug_traceCall", call, "latest", with_tracer)
+    assert int(top["output"], 16) == 99
+    number = {"from": SENDER, "input": "0x4360005260206000f3"}  # returns NUMBER as init code
+    block = traced.rpc("debug_traceCall", number, "latest", {"blockOverrides": {"number": "0x4d2"}})
+    assert int(block["returnValue"], 16) == 0x4D2
+    assert block["structLogs"][0]["op"] == "NUMBER"
+    assert block["structLogs"][1]["stack"] == ["0x4d2"]
+    error = traced.rpc.error("debug_traceCall", call, "latest", {"stateOverrides": 5})
+    assert error["code"] == -32602

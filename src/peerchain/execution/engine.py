@@ -631,9 +631,18 @@ class ExecutionEngine:
             only,
         )
 
-    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
-        """Trace `request` run on `header`'s state. Raises ExecutionFailed if it cannot run."""
-        state, gas_cap = self._call_state(request, header)
+    def trace_call(
+        self,
+        request: CallRequest,
+        header: Header,
+        config: TraceConfig,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> Any:
+        """Trace `request` run on `header`'s state (with the overrides, as in `call`).
+
+        Raises ExecutionFailed if it cannot run."""
+        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
         builder = self._vm.get_transaction_builder()
         return tracing.trace_call(self._vm, state, builder, request, gas_cap, config)
 

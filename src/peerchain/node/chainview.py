@@ -189,8 +189,16 @@ class ChainView:
     def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
         return self.ledger.engine.trace_block(header.hash, config)
 
-    def trace_call(self, request: CallRequest, header: Header, config: TraceConfig) -> Any:
-        return self.ledger.engine.trace_call(request, header, config)
+    def trace_call(
+        self,
+        request: CallRequest,
+        header: Header,
+        config: TraceConfig,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+    ) -> Any:
+        engine = self.ledger.engine
+        return engine.trace_call(request, header, config, state_overrides, block_overrides)
 
     # --- fees -----------------------------------------------------------------
     def next_base_fee(self) -> int:

@@ -2,7 +2,8 @@
 
 Options: {"tracer": "callTracer" | "prestateTracer" (default: the struct logger),
 "tracerConfig": {...}, "disableStack", "disableStorage", "enableMemory",
-"enableReturnData", "limit", "timeout"}. A block's trace is a list of
+"enableReturnData", "limit", "timeout"}, and for debug_traceCall "stateOverrides" and
+"blockOverrides" as in eth_call. A block's trace is a list of
 {"txHash", "result"}. Unknown transactions and blocks, and the genesis block, answer
 -32000 with geth's message.
 """
@@ -23,9 +24,11 @@ from peerchain.rpc.dispatch import CallContext, Method, Params
 from peerchain.rpc.encoding import (
     InvalidValue,
     parse_block_number,
+    parse_block_overrides,
     parse_block_ref,
     parse_call_request,
     parse_hash,
+    parse_state_overrides,
 )
 from peerchain.rpc.eth import LATEST, resolve_ref
 
@@ -81,6 +84,21 @@ def parse_trace_config(value: Any) -> TraceConfig:
     return TraceConfig(**options)
 
 
+def _trace_call_options(value: Any) -> tuple[TraceConfig, Any, Any]:
+    """debug_traceCall's options: the trace options plus geth's "stateOverrides" and
+    "blockOverrides" (the formats of eth_call's overrides)."""
+    if not isinstance(value, dict):
+        raise InvalidValue("expected a trace options object")
+    rest = {k: v for k, v in value.items() if k not in ("stateOverrides", "blockOverrides")}
+    state = value.get("stateOverrides")
+    block = value.get("blockOverrides")
+    return (
+        parse_trace_config(rest),
+        () if state is None else parse_state_overrides(state),
+        None if block is None else parse_block_overrides(block),
+    )
+
+
 def _traces(pairs: list[tuple[bytes, Any]]) -> list[dict[str, Any]]:
     return [{"txHash": "0x" + tx_hash.hex(), "result": result} for tx_hash, result in pairs]
 
@@ -96,8 +114,8 @@ def debug_methods(view: NodeView) -> dict[str, Method]:
     def trace_call(p: Params, ctx: CallContext) -> Any:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
-        config = p.optional(2, parse_trace_config, TraceConfig())
-        return view.trace_call(request, header, config)
+        config, state, block = p.optional(2, _trace_call_options, (TraceConfig(), (), None))
+        return view.trace_call(request, header, config, state, block)
 
     def trace_block_by_number(p: Params, ctx: CallContext) -> Any:
         header = view.resolve_block(p.required(0, parse_block_number))
