@@ -173,12 +173,12 @@ def run_load(port: int, n: int, senders: int, connections: int) -> dict[str, flo
 
 @contextmanager
 def _process(
-    command: list[str], log: Path, cwd: Path, port: int
+    command: list[str], log: Path, cwd: Path, port: int, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A node process writing its output straight to `log` (a slow reader of a pipe would
     hold it up), ready once it answers JSON-RPC on `port`; terminated on exit."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -200,10 +200,13 @@ def _process(
 
 
 @contextmanager
-def peerchain_dev(tmp: Path, profile: Path | None) -> Iterator[int]:
+def peerchain_dev(tmp: Path, profile: Path | None, source: Path | None = None) -> Iterator[int]:
+    """`peerchain dev` of this checkout, or of the `src/` folder `source` (a baseline)."""
     port = free_port()
     command = [sys.executable, "-m", "peerchain.cli", "dev", "--datadir", str(tmp / "data")]
-    with _process([*command, "--port", str(port)], tmp / "peerchain.log", tmp, port) as proc:
+    env = None if source is None else dict(os.environ, PYTHONPATH=str(source.resolve()))
+    log = tmp / "peerchain.log"
+    with _process([*command, "--port", str(port)], log, tmp, port, env) as proc:
         spy = None
         if profile is not None:
             py_spy = str(Path(sys.executable).parent / "py-spy")
@@ -251,14 +254,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--hardhat", type=Path, metavar="NPM_PREFIX", help="Hardhat 2 install")
     parser.add_argument("--py-spy", type=Path, metavar="FILE", help="profile peerchain (raw)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also run peerchain from this src/ folder (say an older commit's, by git archive)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
-    runs: dict[str, list[dict[str, float]]] = {"hardhat": [], "peerchain": []}
+    runs: dict[str, list[dict[str, float]]] = {"hardhat": [], "baseline": [], "peerchain": []}
     nodes: dict[str, Callable[[Path], Any]] = {}
     if args.hardhat and (args.hardhat / "node_modules" / ".bin" / "hardhat").exists():
         nodes["hardhat"] = lambda tmp: hardhat_node(args.hardhat, tmp)
     else:
         print("Hardhat not installed (make bench-dev installs it): peerchain only")
+    if args.baseline:
+        nodes["baseline"] = lambda tmp: peerchain_dev(tmp, None, args.baseline)
     nodes["peerchain"] = lambda tmp: peerchain_dev(tmp, args.py_spy)
     print(
         f"{args.n} ERC-20 transfers from {args.senders} senders over {args.connections} "
@@ -281,6 +292,12 @@ def main() -> None:
             f"ratio peerchain/hardhat: included/s {ratio:.2f} (target >= 0.50: "
             f"{'met' if ratio >= 0.5 else 'not met'}), p50 latency "
             f"{p['p50_ms'] / h['p50_ms']:.2f}x, p99 latency {p['p99_ms'] / h['p99_ms']:.2f}x"
+        )
+    if "baseline" in medians:
+        p, b = medians["peerchain"], medians["baseline"]
+        print(
+            f"ratio peerchain/baseline: included/s {p['included_per_s'] / b['included_per_s']:.2f}"
+            f", p50 latency {p['p50_ms'] / b['p50_ms']:.2f}x"
         )
     print(f"loadavg at the end {os.getloadavg()}")
 
