@@ -1,7 +1,9 @@
 """Real validator processes and their own disks: a validator whose WAL is deleted while it
 waits in an undecided height never signs a conflicting message after the restart (its
 last-signed record), and a validator whose disk fills up halts with one line naming the
-cause, shows the fault over JSON-RPC, and resumes after a restart once space is freed."""
+cause, shows the fault over JSON-RPC, and resumes after a restart once space is freed;
+a transaction accepted just before every validator is killed is mined after the restart
+(the mempool journal)."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
-from .harness import Devnet, wait_until
+from .harness import DEV_KEY_0, Devnet, wait_until
 
 ALL = (0, 1, 2, 3)
 
@@ -135,3 +138,35 @@ def test_a_validator_with_a_full_disk_halts_with_one_line_and_resumes(devnet: De
         devnet.close()
         with contextlib.suppress(OSError):
             subprocess.run(["umount", "-l", str(data)], check=False, capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_transaction_accepted_just_before_every_validator_is_killed_is_not_lost(
+    devnet: Devnet,
+) -> None:
+    devnet.start()
+    devnet.wait_for_height(ALL, 2, timeout=60)
+    w3 = devnet.web3(0)
+    sender = Account.from_key(DEV_KEY_0)
+    nonce = w3.eth.get_transaction_count(sender.address)
+    signed = sender.sign_transaction(
+        {
+            "to": "0x000000000000000000000000000000000000dEaD",
+            "value": 7,
+            "gas": 21000,
+            "maxFeePerGas": 2 * w3.eth.gas_price,
+            "maxPriorityFeePerGas": 1,
+            "nonce": nonce,
+            "chainId": 1337,
+        }
+    )
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    for i in ALL:  # right after the answer, before a block can carry it
+        devnet.kill(i)
+    devnet.start()
+    receipt = wait_until(
+        lambda: devnet.rpc(1, "eth_getTransactionReceipt", "0x" + tx_hash.hex()),
+        90,
+        "the transaction to be mined after the restart",
+    )
+    assert int(receipt["status"], 16) == 1
