@@ -11,7 +11,7 @@ import pytest
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.faults import LocalFaultError, os_fault
-from peerchain.drivers.storage import LmdbStore
+from peerchain.drivers.storage import LmdbStore, describe_key
 from peerchain.node.ports import StorageError
 
 
@@ -130,3 +130,9 @@ def test_os_errors_become_one_line_faults(code: int, cause: str, action: str) ->
     line = fault.line()
     assert line.startswith(f"local fault: {cause}: appending to the WAL (/d/consensus.wal); ")
     assert action in line and "\n" not in line
+
+
+def test_keys_are_named_readably() -> None:
+    assert describe_key(b"block-number-to-hash:20") == "block-number-to-hash:20"
+    assert describe_key(b"=GK" + bytes(29)) == "0x3d474b" + "00" * 29  # a hash stays hex
+    assert describe_key(b"cert:" + (7).to_bytes(8, "big")) == "cert:0x0000000000000007"

@@ -71,7 +71,10 @@ def _checksum(key: bytes, value: bytes) -> bytes:
 
 
 def describe_key(key: bytes) -> str:
-    """A record's key as an operator can read it: its text prefix, then hex."""
+    """A record's key as an operator can read it: a hash in hex, else its text prefix
+    (py-evm's lookup names), then hex."""
+    if len(key) == 32:
+        return "0x" + key.hex()
     printable = next((i for i, b in enumerate(key) if not 32 <= b < 127), len(key))
     if printable == len(key):
         return key.decode()
