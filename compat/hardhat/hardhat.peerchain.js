@@ -1,8 +1,12 @@
 // OpenZeppelin's Hardhat config plus what `make test-compat` needs:
 // - solc-js from npm instead of a downloaded compiler (nothing but registries is
 //   reachable), run through solc-heap.js so that large inputs compile;
-// - a `peerchain` network: a `peerchain dev --compat hardhat` node at PEERCHAIN_URL,
-//   with its dev accounts (remote signing).
+// - the `localhost` network (where `npx hardhat node` would be) pointed at a
+//   `peerchain dev --compat hardhat` node at PEERCHAIN_URL, with its dev accounts
+//   (remote signing). As with a Hardhat node, hardhat-ethers sees `hardhat_metadata`
+//   answered and gives every transaction the block gas limit instead of estimating it,
+//   which OpenZeppelin's fixtures rely on (they send a delegation and a transfer whose
+//   gas depends on it at once).
 'use strict';
 
 const path = require('path');
@@ -36,7 +40,7 @@ subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async ({ input, solcJsPath }) => {
   return JSON.parse(output.toString('utf8'));
 });
 
-config.networks.peerchain = {
+config.networks.localhost = {
   url: process.env.PEERCHAIN_URL || 'http://127.0.0.1:8545',
   accounts: 'remote',
   timeout: 600000,

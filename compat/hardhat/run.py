@@ -112,7 +112,7 @@ def main() -> int:
         os.environ["PEERCHAIN_URL"] = f"http://127.0.0.1:{port}"
         started = time.monotonic()
         try:
-            ours = run_suite(work, SUITES[name], "peerchain", logs / f"{name}.peerchain.log")
+            ours = run_suite(work, SUITES[name], "localhost", logs / f"{name}.peerchain.log")
         finally:
             node.stop()
         ours_s = time.monotonic() - started

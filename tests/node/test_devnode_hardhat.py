@@ -252,6 +252,9 @@ def test_block_settings_for_the_next_block(rpc: Rpc) -> None:
     assert block["miner"] == OTHER and rpc("eth_coinbase") == OTHER
     assert block["mixHash"] == "0x" + "11" * 32
     assert block["gasLimit"] == hex(20_000_000)
+    rpc("hardhat_mine", "0x3e8")  # a reserved run keeps the settings of the block before
+    assert rpc("eth_getBlockByNumber", "latest", False)["gasLimit"] == hex(20_000_000)
+    assert rpc("eth_getBlockByNumber", hex(int(block["number"], 16) + 500), False)["miner"] == OTHER
 
 
 def test_pool_and_node_settings(rpc: Rpc, caplog: pytest.LogCaptureFixture) -> None:

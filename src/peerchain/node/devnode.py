@@ -85,6 +85,7 @@ class DevNode(ChainView):
         self._next_base_fee: int | None = None
         self._next_prev_randao: bytes | None = None
         self._gas_limit: int | None = None
+        self._pending: Header | None = None
 
     @property
     def client_version(self) -> str:
@@ -136,12 +137,13 @@ class DevNode(ChainView):
 
     def _resolve(self, selector: BlockSelector) -> Header:
         if selector == "pending":
-            return self.pending_header()
+            self._pending = self.pending_header()
+            return self._pending
         return super()._resolve(selector)
 
     def get_block(self, block_hash: bytes) -> Block | None:
-        pending = self.pending_header()
-        if block_hash == pending.hash:
+        pending = self._pending  # the pending block last resolved, found by its hash
+        if pending is not None and block_hash == pending.hash:
             return Block(header=pending, transactions=(), rlp=encode_empty_block(pending))
         return super().get_block(block_hash)
 
@@ -344,7 +346,7 @@ class DevNode(ChainView):
         if left == 0:
             return
         head = self.ledger.head
-        if not can_reserve_after(head) or self._gas_limit is not None:
+        if not can_reserve_after(head):
             for _ in range(left):
                 block = self.mine_block(self.ledger.head.timestamp + interval)
             return
