@@ -224,9 +224,17 @@ def test_genesis_by_hash_is_not_traceable(traced: Traced) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"tracer": "4byteTracer"}, {"tracerConfig": {"withLog": True}}, {"disableStack": "yes"}],
+    [
+        {"tracer": "4byteTracer"},
+        {"disableStack": "yes"},
+        {"tracer": "callTracer", "tracerConfig": {"withLog": 1}},
+        {"tracer": "callTracer", "tracerConfig": 5},
+        {"limit": -1},
+    ],
 )
 def test_bad_options_are_invalid_params(traced: Traced, options: dict[str, Any]) -> None:
+    """Unsupported tracers and known fields of the wrong type; unknown fields are ignored,
+    as geth ignores them (see test_unknown_options_are_ignored)."""
     error = traced.rpc.error("debug_traceTransaction", traced.relay_tx, options)
     assert error["code"] == -32602
 
@@ -300,3 +308,12 @@ def test_trace_call_takes_state_and_block_overrides(traced: Traced) -> None:
     assert block["structLogs"][1]["stack"] == ["0x4d2"]
     error = traced.rpc.error("debug_traceCall", call, "latest", {"stateOverrides": 5})
     assert error["code"] == -32602
+
+
+def test_unknown_options_are_ignored_as_geth_does(traced: Traced) -> None:
+    plain = traced.rpc("debug_traceTransaction", traced.relay_tx)
+    extra = {"timeout": "5s", "reexec": 128, "tracerConfig": {"withLog": True}, "future": 1}
+    assert traced.rpc("debug_traceTransaction", traced.relay_tx, extra) == plain
+    calls = {"tracer": "callTracer", "tracerConfig": {"diffMode": True}}
+    top = traced.rpc("debug_traceTransaction", traced.relay_tx, calls)
+    assert top["type"] == "CALL" and "logs" not in top

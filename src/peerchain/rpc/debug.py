@@ -2,10 +2,10 @@
 
 Options: {"tracer": "callTracer" | "prestateTracer" (default: the struct logger),
 "tracerConfig": {...}, "disableStack", "disableStorage", "enableMemory",
-"enableReturnData", "limit", "timeout"}, and for debug_traceCall "stateOverrides" and
-"blockOverrides" as in eth_call. A block's trace is a list of
-{"txHash", "result"}. Unknown transactions and blocks, and the genesis block, answer
--32000 with geth's message.
+"enableReturnData", "limit"}, and for debug_traceCall "stateOverrides" and
+"blockOverrides" as in eth_call; other fields ("timeout", "reexec"...) are ignored, as
+geth ignores what it does not know. A block's trace is a list of {"txHash", "result"}.
+Unknown transactions and blocks, and the genesis block, answer -32000 with geth's message.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ _TRACER_OPTIONS = {
         "disableStorage": "disable_storage",
     },
 }
-_IGNORED = {"timeout", "reexec", "debug", "overrides", "disableMemory", "disableReturnData"}
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -56,7 +55,11 @@ def _flag(value: Any, name: str) -> bool:
 
 
 def parse_trace_config(value: Any) -> TraceConfig:
-    """A TraceConfig from geth's trace options object."""
+    """A TraceConfig from geth's trace options object.
+
+    As geth does, fields it does not know are ignored (also those of another tracer's
+    tracerConfig), and the struct logger ignores tracerConfig; known fields must have
+    their type."""
     if not isinstance(value, dict):
         raise InvalidValue("expected a trace options object")
     options: dict[str, Any] = {}
@@ -64,23 +67,20 @@ def parse_trace_config(value: Any) -> TraceConfig:
     if tracer not in TRACERS:
         raise InvalidValue(f"unknown tracer {str(tracer)[:40]!r}: supported are {TRACERS}")
     options["tracer"] = tracer
-    for name, item in value.items():
-        if name in _STRUCT_OPTIONS:
-            options[_STRUCT_OPTIONS[name]] = _flag(item, name)
-        elif name == "limit":
-            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-                raise InvalidValue("limit: expected a non-negative integer")
-            options["limit"] = item
-        elif name not in _IGNORED | {"tracer", "tracerConfig"}:
-            raise InvalidValue(f"unknown trace option {name[:40]!r}")
+    for name, field in _STRUCT_OPTIONS.items():
+        if value.get(name) is not None:
+            options[field] = _flag(value[name], name)
+    limit = value.get("limit")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise InvalidValue("limit: expected a non-negative integer")
+        options["limit"] = limit
     tracer_config = value.get("tracerConfig") or {}
     if not isinstance(tracer_config, dict):
         raise InvalidValue("tracerConfig: expected an object")
-    known = _TRACER_OPTIONS.get(tracer, {})
-    for name, item in tracer_config.items():
-        if name not in known:
-            raise InvalidValue(f"tracerConfig: unknown option {str(name)[:40]!r} for {tracer}")
-        options[known[name]] = _flag(item, name)
+    for name, field in _TRACER_OPTIONS.get(tracer, {}).items():
+        if tracer_config.get(name) is not None:
+            options[field] = _flag(tracer_config[name], f"tracerConfig.{name}")
     return TraceConfig(**options)
 
 
