@@ -2,9 +2,11 @@
 
 Over the correct nodes:
 
-- agreement: no two of them commit different blocks at one height;
+- agreement: no two of them commit different blocks at one height, and every one holds
+  the same validator set for every height (the set a block fixes, two heights on);
 - validity: every committed block was proposed on the network, executes on the state of
-  its parent, and carries a certificate of more than 2/3 of the power for it;
+  its parent, and carries a certificate of more than 2/3 of the power of its height's
+  validator set;
 - monotonic heights: a node's chain only grows, one height at a time, and its machine
   works on the height after its last commit;
 - accountability: evidence a correct node reports is properly signed and names a
@@ -18,9 +20,9 @@ from collections.abc import Mapping, Sequence
 
 from peerchain.core.consensus.certificate import verify_certificate
 from peerchain.core.consensus.messages import InvalidMessage, proposal_signer, vote_signer
-from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.validators import ACTIVATION_DELAY, SetHistory, ValidatorSet
 from peerchain.core.consensus.votes import DuplicateProposal, DuplicateVote, Evidence
-from peerchain.testing.kvstore import execute_kv_block
+from peerchain.testing.kvstore import execute_kv_block, set_changes
 from peerchain.testing.simnode import SimNode
 
 
@@ -39,7 +41,7 @@ class InvariantChecker:
         self._nodes = nodes
         self._correct = correct
         self._faulty_addresses = {n.address for n in nodes if n.index not in correct}
-        self._validators = validators
+        self._sets = SetHistory(validators)
         self._chain_id = chain_id
         self._proposed = proposed
         self._decided: dict[int, tuple[bytes, int]] = {}
@@ -85,10 +87,16 @@ class InvariantChecker:
                 self._fail(f"validity: node {i} committed an invalid block at {height}")
                 return
             self._states[height] = result[1]
+            self._sets.committed(height, set_changes(result[0]))
+        following = height + ACTIVATION_DELAY
+        if self._nodes[i].disk.sets.at(following) != self._sets.at(following):
+            self._fail(f"agreement: node {i} has another validator set for height {following}")
         if (certificate.height, certificate.block_hash) != (height, block.hash):
             self._fail(f"validity: node {i}'s certificate at {height} is for another block")
+        validators = self._sets.at(height)
+        assert validators is not None  # fixed when height - 2 was checked
         try:
-            verify_certificate(certificate, self._validators, self._chain_id)
+            verify_certificate(certificate, validators, self._chain_id)
         except InvalidMessage as exc:
             self._fail(f"validity: node {i}'s certificate at {height}: {exc}")
 

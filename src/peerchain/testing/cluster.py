@@ -103,6 +103,7 @@ class _Run:
         timeouts: ConsensusTimeouts,
         powers: Sequence[int] | None,
         chain_id: int,
+        planned: Mapping[int, Sequence[tuple[int, int]]],
     ) -> None:
         self.faults = faults
         self.heights = heights
@@ -128,6 +129,10 @@ class _Run:
             first_proposal_at=self.first_proposal_at,
             rng=self.rng,
             on_proposer_crash=self._on_proposer_crash,
+            planned={
+                height: [(keys[node][1], power) for node, power in changes]
+                for height, changes in planned.items()
+            },
         )
         self.correct = frozenset(range(n)) - faults.faulty
         plans = _plans(faults.byzantine, self.correct, self.rng)
@@ -150,6 +155,8 @@ class _Run:
         self._correct_nodes = [self.nodes[i] for i in sorted(self.correct)]
         self.stable_from = faults.stable_from
         self.proposer_crash_pending = faults.crash_proposer is not None
+        self.height_crashes = list(faults.height_crashes)
+        self.crashed_at: dict[tuple[int, int], float] = {}
         self.target: int | None = None
 
     def _deliver(self, dst: int, src: int, message: object) -> None:
@@ -158,6 +165,19 @@ class _Run:
             self.delivered += 1
             node.receive(src, message)
             self.checker.check(node)
+            if self.height_crashes:
+                self._crash_at_heights()
+
+    def _crash_at_heights(self) -> None:
+        for crash in list(self.height_crashes):
+            node = self.nodes[crash.node]
+            if node.height >= crash.height and node.alive:
+                self.height_crashes.remove(crash)
+                self.crashed_at[(crash.node, crash.height)] = self.clock.now
+                node.crash(self.faults.torn_wal)
+                back = self.clock.now + crash.downtime
+                self.stable_from = max(self.stable_from, back)
+                self.clock.call_at(back, self._restart, node)
 
     def _deliver_now(self, dst: int, src: int, message: object) -> None:
         """Deliver ahead of everything in flight (a relay with a faster path)."""
@@ -203,7 +223,15 @@ class _Run:
         if self.checker.violations:
             return True
         now = self.clock.now
-        if self.proposer_crash_pending or now < self.stable_from:
+        if (
+            self.height_crashes
+            and now > self.stable_from + (self.heights + 1) * self.liveness_bound
+        ):
+            self.checker.violations.append(
+                f"liveness: no node reached the height of the crashes {self.height_crashes}"
+            )
+            return True
+        if self.proposer_crash_pending or self.height_crashes or now < self.stable_from:
             return False
         correct = self._correct_nodes
         if self.target is None:
@@ -264,11 +292,17 @@ def run_cluster(
     timeouts: ConsensusTimeouts = SIM_TIMEOUTS,
     powers: Sequence[int] | None = None,
     chain_id: int = 1337,
+    set_changes: Mapping[int, Sequence[tuple[int, int]]] | None = None,
 ) -> ClusterResult:
     """Run `n` validators under `faults` (default: none) until every correct node has
-    committed `heights` blocks after `stable_from`, a check fails, or liveness runs out."""
+    committed `heights` blocks after `stable_from`, a check fails, or liveness runs out.
+
+    `set_changes` maps a height to the `(node index, power)` changes of the validator
+    set its block decides (power 0 removes; effective two heights later)."""
     faults = faults or Faults()
-    run = _Run(n, seed, faults, heights, liveness_bound, timeouts, powers, chain_id)
+    run = _Run(
+        n, seed, faults, heights, liveness_bound, timeouts, powers, chain_id, set_changes or {}
+    )
     run.schedule()
     run.clock.run(float("inf"), run.done)
     longest = 0.0 if run.checker.violations else run.liveness()
@@ -287,5 +321,5 @@ def run_cluster(
         sent=run.network.sent,
         dropped=run.network.dropped,
         max_wait=longest,
-        notes={"forged": sum(r.forged for r in run.relays)},
+        notes={"forged": sum(r.forged for r in run.relays), "crashed_at": run.crashed_at},
     )

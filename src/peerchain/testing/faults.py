@@ -1,7 +1,8 @@
 """What can go wrong in a simulated cluster, and seeded choices of it.
 
-`Faults` lists Byzantine validators (by node index), crash-restarts, a mid-round crash
-of a proposer, and the network's behaviour. `random_faults(n, seed, kind)` builds one
+`Faults` lists Byzantine validators (by node index), crash-restarts (at a time, or when
+a node has committed a height), a mid-round crash of a proposer, and the network's
+behaviour. `random_faults(n, seed, kind)` builds one
 scenario of a given kind with f = (n - 1) // 3 faulty validators and a randomly rough
 network (delay, jitter, loss, duplication, reordering, and sometimes a partition) that
 heals at a random global stabilization time.
@@ -40,6 +41,15 @@ class Crash:
 
 
 @dataclass(frozen=True, slots=True)
+class HeightCrash:
+    """Node `node` stops when it has committed `height` and restarts `downtime` later."""
+
+    node: int
+    height: int
+    downtime: float
+
+
+@dataclass(frozen=True, slots=True)
 class CrashProposer:
     """The node that first proposes at `height` crashes right after persisting its
     proposal, having sent it to `sent_to` of its peers, and is back `downtime` later."""
@@ -58,6 +68,7 @@ class Faults:
     byzantine: Mapping[int, Behaviour] = field(default_factory=dict)
     crashes: tuple[Crash, ...] = ()
     crash_proposer: CrashProposer | None = None
+    height_crashes: tuple[HeightCrash, ...] = ()
     torn_wal: bool = True
     wal_damage: WalDamage | None = None
     last_signed: bool = True
@@ -70,7 +81,8 @@ class Faults:
 
     @property
     def stable_from(self) -> float:
-        """When the network has healed and every crashed node is back."""
+        """When the network has healed and every crashed node is back (for crashes at a
+        height: once it is back, see `run_cluster`)."""
         restarts = [c.restart_at for c in self.crashes]
         return max([self.network.heal_at, *restarts])
 

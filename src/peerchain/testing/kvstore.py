@@ -5,9 +5,12 @@ A block's bytes are::
     height (8) | parent hash (32) | proposer (20) | round (4) | salt (8) | state root (32)
     | count (2) | count x (key length (1) | key | value length (1) | value)
 
-and its hash is keccak-256 of them. The state root (keccak of the sorted state after the
-writes) is computed by the proposer and checked by every validator, which therefore
-executes the block before voting, as the execution layer does with Ethereum blocks.
+and its hash is keccak-256 of them. A write to `set:<address>` (value: the power, 8
+bytes, 0 removes) changes the validator set from two heights later (`SetHistory`), as
+an approved governance proposal does on the real chain. The state root (keccak of the
+sorted state after the writes) is computed by the proposer and checked by every
+validator, which therefore executes the block before voting, as the execution layer
+does with Ethereum blocks.
 `KVDisk` is what survives a crash: the committed chain with certificates, the state and
 the WAL bytes.
 """
@@ -15,15 +18,17 @@ the WAL bytes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from peerchain.core.consensus.certificate import CommitCertificate
 from peerchain.core.consensus.messages import BlockValue
+from peerchain.core.consensus.validators import SetHistory
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError
 
 _HEAD = struct.Struct(">Q32s20sIQ32sH")
+SET_PREFIX = b"set:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +46,9 @@ class KVBlock:
 
 @dataclass(slots=True)
 class KVDisk:
-    """A node's durable storage."""
+    """A node's durable storage; `sets` the validator set of each height."""
 
+    sets: SetHistory
     chain: list[tuple[BlockValue, CommitCertificate]] = field(default_factory=list)
     state: dict[bytes, bytes] = field(default_factory=dict)
     wal: bytearray = field(default_factory=bytearray)
@@ -93,6 +99,20 @@ def decode_kv_block(data: bytes) -> KVBlock:
     return KVBlock(height, parent, proposer, round, salt, root, tuple(writes))
 
 
+def set_write(address: bytes, power: int) -> tuple[bytes, bytes]:
+    """The write that sets `address`'s voting power (0 removes it)."""
+    return SET_PREFIX + address, power.to_bytes(8, "big")
+
+
+def set_changes(block: KVBlock) -> list[tuple[bytes, int]]:
+    """The validator set changes a block decides, in order."""
+    return [
+        (key[len(SET_PREFIX) :], int.from_bytes(value, "big"))
+        for key, value in block.writes
+        if key.startswith(SET_PREFIX) and len(key) == len(SET_PREFIX) + 20 and len(value) == 8
+    ]
+
+
 def execute_kv_block(
     block: BlockValue, height: int, parent: bytes, state: dict[bytes, bytes]
 ) -> tuple[KVBlock, dict[bytes, bytes]] | None:
@@ -114,16 +134,27 @@ def execute_kv_block(
 
 class KVApplication:
     """The `Application` protocol over a KVDisk. Execution results wait in memory
-    (lost in a crash) until `commit` stores the one of the decided block."""
+    (lost in a crash) until `commit` stores the one of the decided block. A proposer
+    puts the validator set changes `planned` for a height into its block."""
 
-    def __init__(self, disk: KVDisk, address: bytes) -> None:
+    def __init__(
+        self,
+        disk: KVDisk,
+        address: bytes,
+        planned: Mapping[int, Sequence[tuple[bytes, int]]] | None = None,
+    ) -> None:
         self.disk = disk
         self.address = address
+        self.planned = planned or {}
         self._executed: dict[BlockValue, dict[bytes, bytes]] = {}
 
     def build_block(self, height: int, round: int, salt: int = 0) -> BlockValue:
-        """A valid block for `height` writing one key; `salt` makes different ones."""
-        writes = ((b"h%d" % height, self.address[:4] + round.to_bytes(4, "big")),)
+        """A valid block for `height` writing one key and the planned set changes;
+        `salt` makes different ones."""
+        writes = (
+            (b"h%d" % height, self.address[:4] + round.to_bytes(4, "big")),
+            *(set_write(a, p) for a, p in self.planned.get(height, ())),
+        )
         after = {**self.disk.state, **dict(writes)}
         kv = KVBlock(
             height, self.disk.head_hash, self.address, round, salt, state_root(after), writes
@@ -150,4 +181,5 @@ class KVApplication:
         after = self._executed.pop(block)  # KeyError: committed without executing it
         self.disk.chain.append((block, certificate))
         self.disk.state = after
+        self.disk.sets.committed(height, set_changes(decode_kv_block(block.data)))
         self._executed.clear()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from peerchain.core.consensus.certificate import Commit, verify_certificate
 from peerchain.core.consensus.events import (
@@ -38,7 +38,7 @@ from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import BlockValue, InvalidMessage, Proposal, Vote
 from peerchain.core.consensus.reactor import Command, Penalize, Reactor, SendCommit, StartSync
 from peerchain.core.consensus.signguard import LastSigned, last_signed_of
-from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.validators import SetHistory, ValidatorSet
 from peerchain.core.consensus.votes import Evidence
 from peerchain.core.consensus.wal import WalCorrupted, WalRecord
 from peerchain.core.crypto import keccak256
@@ -75,7 +75,8 @@ class Commits:
 
 @dataclass(slots=True)
 class SimContext:
-    """What the nodes of one cluster share."""
+    """What the nodes of one cluster share; `validators` is the genesis set and
+    `planned` the validator set changes proposers put in the block of a height."""
 
     clock: SimClock
     network: SimNetwork
@@ -91,6 +92,7 @@ class SimContext:
     tick_interval: float = 0.5
     status_interval: float = 2.0
     sync_timeout: float = 1.0
+    planned: Mapping[int, Sequence[tuple[bytes, int]]] = field(default_factory=dict)
 
 
 SYNC_BATCH = 16
@@ -123,7 +125,7 @@ class SimNode:
         self.chain_id = context.chain_id
         self.context = context
         self.plan = plan
-        self.disk = KVDisk()
+        self.disk = KVDisk(sets=SetHistory(context.validators))
         self.wal = MemoryWal(self.disk.wal)
         self.signer = MemorySigner()
         self.keep_last_signed = True  # False: a node without its last-signed record
@@ -132,7 +134,7 @@ class SimNode:
         self.restarts_beyond_wal = 0
         self.reactor = Reactor(
             chain_id=context.chain_id,
-            validators=context.validators,
+            validators=self.disk.sets.at,
             timeouts=context.timeouts,
             check_value=check_kv_value,
             private_key=key,
@@ -179,7 +181,7 @@ class SimNode:
         chain. A WAL damaged in the middle is refused and moved aside, as an operator
         would: the last-signed record still keeps the node from signing twice."""
         ctx = self.context
-        self.app = KVApplication(self.disk, self.address)
+        self.app = KVApplication(self.disk, self.address, ctx.planned)
         self._alive = True
         self._epoch += 1
         self.reactor.syncing = False
@@ -344,10 +346,13 @@ class SimNode:
         applied = 0
         for commit in answer.commits:
             height, certificate = self.height + 1, commit.certificate
+            validators = self.disk.sets.at(height)
             try:
-                if certificate.height != height or certificate.block_hash != commit.block.hash:
+                if validators is None or certificate.block_hash != commit.block.hash:
                     break
-                verify_certificate(certificate, self.context.validators, self.chain_id)
+                if certificate.height != height:
+                    break
+                verify_certificate(certificate, validators, self.chain_id)
                 check_kv_value(commit.block)
             except InvalidMessage:
                 break

@@ -32,6 +32,10 @@ What the paper leaves to an implementation:
 - A proposal's block bytes must belong to its signed hash (`check_value`, the
   application's binding), else the proposal is invalid: the first body seen for a hash
   is then always the real one, and so is a commit's.
+- The validator set may change at every height: `validators` is a set, or a function
+  from height to set (`validators.ValidatorSets`). A height's messages are checked
+  against its own set; the machine signs only at heights whose set holds its key.
+  Messages of a next height whose set is not known yet are ignored.
 - Messages of the next height are kept (a few per signer) and replayed on entering it;
   older heights are ignored, and so are rounds more than `MAX_ROUNDS_AHEAD` ahead. Of the
   rounds above the next one, each signer holds at most `MAX_AHEAD_ROUNDS` (see
@@ -49,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from typing import NoReturn
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes, verify_certificate
 from peerchain.core.consensus.checks import ValueCheck, check_proposal, check_vote
@@ -89,7 +94,7 @@ from peerchain.core.consensus.signguard import (
     last_signed_of,
     sign_conflict,
 )
-from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.validators import ValidatorSet, ValidatorSets, as_sets
 from peerchain.core.consensus.votes import (
     MAX_VALUES_PER_VALIDATOR,
     Added,
@@ -119,7 +124,9 @@ class Step(IntEnum):
 class ConsensusMachine:
     """One validator's (or observer's, without `private_key`) Tendermint instance.
 
-    `height` is the next height to decide (last committed + 1); `wal` holds the records
+    `validators` is the set of every height, or a function giving it per height (it must
+    know the set of the height being decided); `height` is the next height to decide
+    (last committed + 1); `wal` holds the records
     this validator persisted, any heights (older ones are skipped); `last_block_hash` is
     the block committed at `height - 1`, if known, to notice a conflicting certificate;
     `check_value` the application's check of a block's bytes against its hash.
@@ -129,7 +136,7 @@ class ConsensusMachine:
         self,
         *,
         chain_id: int,
-        validators: ValidatorSet,
+        validators: ValidatorSet | ValidatorSets,
         timeouts: ConsensusTimeouts,
         height: int,
         private_key: bytes | None = None,
@@ -141,17 +148,17 @@ class ConsensusMachine:
         if height < 1:
             raise ValueError("heights start at 1")
         self.chain_id = chain_id
-        self.validators = validators
+        self.validator_sets = as_sets(validators)
         self.timeouts = timeouts
         self.address = private_key_to_address(private_key) if private_key else None
-        self._key = private_key if self.address in validators else None
+        self._private_key = private_key
         self.last_block_hash = last_block_hash
         self.check_value = check_value
         self._halted: str | None = None
         self._now = 0.0
         self._out: list[Output] = []
         self._ahead: dict[bytes, list[Proposal | Vote]] = {}
-        self._last_signed = last_signed if self._key is not None else None
+        self._last_signed = last_signed if private_key is not None else None
         self.signatures_refused = 0
         self._enter_height(height)
         self._restore(self._with_last_signed([r for r in wal if _height_of(r) == height]))
@@ -213,6 +220,11 @@ class ConsensusMachine:
     # --- height and round -----------------------------------------------------------------
 
     def _enter_height(self, height: int) -> None:
+        validators = self.validator_sets(height)
+        if validators is None:
+            self._halt(f"the validator set of height {height} is not known")
+        self.validators = validators
+        self._key = self._private_key if self.address in validators else None
         self.height = height
         self.round = 0
         self.step = Step.NEW_HEIGHT
@@ -366,7 +378,7 @@ class ConsensusMachine:
         self._last_signed = last_signed_of(vote)
         self._out += [PersistWal(vote), Broadcast(vote)]
 
-    def _halt(self, reason: str) -> None:
+    def _halt(self, reason: str) -> NoReturn:
         self._halted = reason
         raise ConsensusHalted(reason)
 
@@ -374,8 +386,9 @@ class ConsensusMachine:
 
     def _on_vote(self, vote: Vote) -> None:
         if vote.height != self.height or vote.round > self.round + MAX_ROUNDS_AHEAD:
-            if vote.height == self.height + 1:
-                self._check_vote(vote)
+            following = self._next_set(vote.height)
+            if following is not None:
+                check_vote(vote, self.chain_id, following)
                 self._keep_ahead(vote.validator, vote)
             return
         found = self._votes.find(vote.round, vote.kind)
@@ -412,8 +425,9 @@ class ConsensusMachine:
     def _on_proposal(self, proposal: Proposal) -> None:
         p = proposal
         if p.height != self.height or p.round > self.round + MAX_ROUNDS_AHEAD:
-            if p.height == self.height + 1:
-                self._check_proposal(p)
+            following = self._next_set(p.height)
+            if following is not None:
+                check_proposal(p, self.chain_id, following, self.check_value)
                 self._keep_ahead(p.proposer, p)
             return
         if self._proposed.get(p.round, {}).get(p.block.hash) == p:
@@ -451,6 +465,10 @@ class ConsensusMachine:
         known[p.block.hash] = p
         self._request_validation(p.block)
 
+    def _next_set(self, height: int) -> ValidatorSet | None:
+        """The set of `height` if it is the next height and its set is known."""
+        return self.validator_sets(height) if height == self.height + 1 else None
+
     def _keep_ahead(self, signer: bytes, message: Proposal | Vote) -> None:
         kept = self._ahead.setdefault(signer, [])
         if len(kept) < MAX_AHEAD_PER_SIGNER and message not in kept:
@@ -464,8 +482,9 @@ class ConsensusMachine:
     def _on_commit(self, commit: Commit) -> None:
         certificate = commit.certificate
         if certificate.height == self.height - 1:
-            if self.last_block_hash not in (None, certificate.block_hash):
-                verify_certificate(certificate, self.validators, self.chain_id)
+            previous = self.validator_sets(certificate.height)
+            if previous is not None and self.last_block_hash not in (None, certificate.block_hash):
+                verify_certificate(certificate, previous, self.chain_id)
                 self._halt(f"a valid certificate for another block at height {self.height - 1}")
             return
         if certificate.height != self.height:

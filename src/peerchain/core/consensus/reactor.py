@@ -51,7 +51,7 @@ from peerchain.core.consensus.events import (
 from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote
 from peerchain.core.consensus.signguard import LastSigned
-from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.validators import ValidatorSet, ValidatorSets, as_sets
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.consensus.wire import ConsensusMessage
 from peerchain.core.errors import ConsensusHalted
@@ -117,20 +117,21 @@ class Reactor:
     """The consensus policy of one node (validator with `private_key`, else observer).
 
     `check_value(block)` raises InvalidMessage when a block's bytes do not belong to its
-    hash (the application's binding of body to hash)."""
+    hash (the application's binding of body to hash); `validators` is the set of every
+    height or a function giving it per height (None for a height not known yet)."""
 
     def __init__(
         self,
         *,
         chain_id: int,
-        validators: ValidatorSet,
+        validators: ValidatorSet | ValidatorSets,
         timeouts: ConsensusTimeouts,
         check_value: ValueCheck,
         private_key: bytes | None = None,
         config: ReactorConfig | None = None,
     ) -> None:
         self.chain_id = chain_id
-        self.validators = validators
+        self.validator_sets = as_sets(validators)
         self.timeouts = timeouts
         self.check_value = check_value
         self.config = config or ReactorConfig()
@@ -169,7 +170,7 @@ class Reactor:
         last-signed record and start it."""
         self.machine = ConsensusMachine(
             chain_id=self.chain_id,
-            validators=self.validators,
+            validators=self.validator_sets,
             timeouts=self.timeouts,
             height=height,
             private_key=self._key,
@@ -188,12 +189,16 @@ class Reactor:
     # --- inputs -----------------------------------------------------------------------
 
     def check_gossip(self, message: ConsensusMessage) -> Relay:
-        """Whether a gossiped message may be delivered and relayed (see the module doc)."""
+        """Whether a gossiped message may be delivered and relayed (see the module doc);
+        one of a height whose validator set we do not know yet is dropped."""
+        height = message.certificate.height if isinstance(message, Commit) else message.height
+        validators = self.validator_sets(height)
+        if validators is None:
+            return Relay.DROP
         try:
-            check_authentic(message, self.chain_id, self.validators, self.check_value)
+            check_authentic(message, self.chain_id, validators, self.check_value)
         except InvalidMessage:
             return Relay.REJECT
-        height = message.certificate.height if isinstance(message, Commit) else message.height
         return Relay.RELAY if height in (self.height, self.height + 1) else Relay.DELIVER
 
     def on_message(self, peer: bytes, message: ConsensusMessage, now: float) -> list[Command]:
@@ -310,8 +315,11 @@ class Reactor:
         if height == self.height:
             return self._feed(peer, CommitReceived(commit), now)
         if height > self.height:
+            validators = self.validator_sets(height)
+            if validators is None:
+                return []  # signed by a set we cannot know yet: heights announced lead sync
             try:
-                check_authentic(commit, self.chain_id, self.validators, self.check_value)
+                check_authentic(commit, self.chain_id, validators, self.check_value)
             except InvalidMessage as exc:
                 return [Penalize(peer, str(exc))]
             return self._start_sync()
