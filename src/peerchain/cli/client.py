@@ -56,6 +56,36 @@ def parse_address(text: str) -> bytes:
     return raw
 
 
+def send_signed(
+    client: RpcClient,
+    key: bytes,
+    tx_fields: dict[str, Any],
+    to: bytes | None,
+    value: int,
+    data: bytes,
+) -> str:
+    """Sign a dynamic-fee transaction with `key` (nonce, gas and fees asked of the node)
+    and send it; return its hash. Raises RpcError (a refusal names the revert reason)."""
+    chain_id = int(client.request("eth_chainId"), 16)
+    nonce = int(client.request("eth_getTransactionCount", tx_fields["from"], "pending"), 16)
+    gas = int(client.request("eth_estimateGas", tx_fields), 16)
+    tip = int(client.request("eth_maxPriorityFeePerGas"), 16)
+    base = int(client.request("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
+    unsigned = UnsignedTransaction(
+        type=2,
+        chain_id=chain_id,
+        nonce=nonce,
+        gas_limit=gas,
+        max_fee_per_gas=2 * base + tip,
+        max_priority_fee_per_gas=tip,
+        to=to,
+        value=value,
+        data=data,
+    )
+    tx = sign_transaction(unsigned, key)
+    return str(client.request("eth_sendRawTransaction", "0x" + tx.raw.hex()))
+
+
 def _submit(
     client: RpcClient,
     sender: bytes,
@@ -78,24 +108,7 @@ def _submit(
         tx_hash = client.request("eth_sendTransaction", tx_fields)
     else:
         key = load_key_file(keyfiles[sender], read_password(password_file, confirm=False))
-        chain_id = int(client.request("eth_chainId"), 16)
-        nonce = int(client.request("eth_getTransactionCount", tx_fields["from"], "pending"), 16)
-        gas = int(client.request("eth_estimateGas", tx_fields), 16)
-        tip = int(client.request("eth_maxPriorityFeePerGas"), 16)
-        base = int(client.request("eth_getBlockByNumber", "latest", False)["baseFeePerGas"], 16)
-        unsigned = UnsignedTransaction(
-            type=2,
-            chain_id=chain_id,
-            nonce=nonce,
-            gas_limit=gas,
-            max_fee_per_gas=2 * base + tip,
-            max_priority_fee_per_gas=tip,
-            to=to,
-            value=value,
-            data=data,
-        )
-        tx = sign_transaction(unsigned, key)
-        tx_hash = client.request("eth_sendRawTransaction", "0x" + tx.raw.hex())
+        tx_hash = send_signed(client, key, tx_fields, to, value, data)
     click.echo(f"transaction {tx_hash}")
     return client.wait_for_receipt(tx_hash)
 

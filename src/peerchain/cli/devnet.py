@@ -76,11 +76,13 @@ def create_devnet(
         ]
     validator_keys = [os.urandom(32) for _ in range(n)]
     dev_accounts = [private_key_to_address(k) for k in dev_private_keys(10)]
-    base = dev_genesis(chain_id, dev_accounts, 10_000 * ETHER)
+    # Validator addresses are funded too: they pay for their governance votes.
+    validator_addresses = [private_key_to_address(k) for k in validator_keys]
+    base = dev_genesis(chain_id, dev_accounts + validator_addresses, 10_000 * ETHER)
     genesis = base.to_json()
     genesis["peerchain"] = {
         "validators": [
-            {"address": "0x" + private_key_to_address(k).hex(), "power": 10} for k in validator_keys
+            {"address": "0x" + address.hex(), "power": 10} for address in validator_addresses
         ],
         "timeouts": {
             name: getattr(DEVNET_TIMEOUTS, name) for name in DEVNET_TIMEOUTS.__dataclass_fields__

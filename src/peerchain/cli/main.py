@@ -16,6 +16,7 @@ from peerchain.cli.dev import dev
 from peerchain.cli.devnet import devnet
 from peerchain.cli.init import init
 from peerchain.cli.node import node
+from peerchain.cli.validators import validators
 from peerchain.core.errors import PeerChainError
 
 
@@ -34,7 +35,9 @@ def cli(log_level: str) -> None:
     )
 
 
-for command in (dev, devnet, init, node, account, db, send, call, compile_command, deploy, status):
+for command in (
+    dev, devnet, init, node, account, db, send, call, compile_command, deploy, status, validators,
+):  # fmt: skip
     cli.add_command(command)
 
 

@@ -52,7 +52,10 @@ async def run_node(config: NodeConfig) -> None:
     genesis = parse_genesis(read_genesis_file(config.genesis))
     if not genesis.validators:
         raise click.ClickException(f"{config.genesis} names no validators")
-    validators = ValidatorSet(genesis.validators)
+    try:
+        ValidatorSet(genesis.validators)
+    except ValueError as exc:
+        raise click.ClickException(f"{config.genesis}: {exc}") from None
     key = read_hex_key(config.validator_key) if config.validator_key else None
     clock = SystemClock()
     store = LmdbStore(config.datadir / "chain")
@@ -86,9 +89,7 @@ async def run_node(config: NodeConfig) -> None:
         signer = None
         if config.validator_key is not None:
             signer = LastSignedFile(last_signed_path(config.validator_key))
-        node = ConsensusNode(
-            ledger, clock, network, wal, validators, genesis.timeouts, key, signer=signer
-        )
+        node = ConsensusNode(ledger, clock, network, wal, genesis.timeouts, key, signer=signer)
         restored = node.restore_journal(TxJournalFile(config.datadir / JOURNAL_FILE))
         if restored:
             click.echo(f"{restored} pending transactions restored from the journal")

@@ -10,9 +10,14 @@ Besides the usual fields (`config.chainId`, `alloc`, `gasLimit`, `baseFeePerGas`
                "prevote_delta_ms": 500, "precommit_ms": 1000,
                "precommit_delta_ms": 500, "commit_ms": 1000},
   "block_period_ms": 1000,
+  "governance": {"proposal_lifetime": 1000, "jail_double_signers": true},
   "dev": {"automine": true, "block_time_ms": 0}
 }
 ```
+
+A genesis with validators predeploys the governance contract (`core.governance`) holding
+them; `governance` sets how many blocks a proposal stays open and whether double-sign
+evidence removes the offender from the set.
 
 Numbers may be JSON integers, `0x` hex strings or decimal strings. The genesis hash
 is not computed here: it is the hash of the header the execution layer builds.
@@ -71,6 +76,15 @@ class ConsensusTimeouts:
 
 
 @dataclass(frozen=True, slots=True)
+class GovernanceSettings:
+    """How validator set proposals expire (in blocks) and whether double signers are
+    removed from the set."""
+
+    proposal_lifetime: int = 1000
+    jail_double_signers: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class DevSettings:
     """Dev-mode block production: a block per transaction, or one every `block_time_ms`."""
 
@@ -100,6 +114,7 @@ class Genesis:
     validators: tuple[Validator, ...] = ()
     timeouts: ConsensusTimeouts = field(default_factory=ConsensusTimeouts)
     block_period_ms: int = 1000
+    governance: GovernanceSettings = field(default_factory=GovernanceSettings)
     dev: DevSettings = field(default_factory=DevSettings)
 
     def account(self, address: bytes) -> GenesisAccount | None:
@@ -143,6 +158,10 @@ class Genesis:
                     name: getattr(self.timeouts, name) for name in ConsensusTimeouts.__slots__
                 },
                 "block_period_ms": self.block_period_ms,
+                "governance": {
+                    "proposal_lifetime": self.governance.proposal_lifetime,
+                    "jail_double_signers": self.governance.jail_double_signers,
+                },
                 "dev": {"automine": self.dev.automine, "block_time_ms": self.dev.block_time_ms},
             },
         }
@@ -190,6 +209,7 @@ def parse_genesis(obj: Mapping[str, object]) -> Genesis:
         validators=_validators(section.get("validators", [])),
         timeouts=_timeouts(section.get("timeouts", {})),
         block_period_ms=_uint(section.get("block_period_ms", 1000), "peerchain.block_period_ms"),
+        governance=_governance(section.get("governance", {})),
         dev=_dev(section.get("dev", {})),
     )
 
@@ -267,6 +287,22 @@ def _timeouts(value: object) -> ConsensusTimeouts:
         for name in known
     }
     return ConsensusTimeouts(**values)
+
+
+def _governance(value: object) -> GovernanceSettings:
+    entries = _mapping(value, "peerchain.governance")
+    unknown = set(entries) - set(GovernanceSettings.__slots__)
+    if unknown:
+        raise GenesisError(f"peerchain.governance: unknown field(s) {', '.join(sorted(unknown))}")
+    lifetime = _uint(
+        entries.get("proposal_lifetime", 1000), "peerchain.governance.proposal_lifetime", bits=64
+    )
+    if lifetime == 0:
+        raise GenesisError("peerchain.governance.proposal_lifetime must be at least 1 block")
+    jail = entries.get("jail_double_signers", True)
+    if not isinstance(jail, bool):
+        raise GenesisError("peerchain.governance.jail_double_signers must be true or false")
+    return GovernanceSettings(proposal_lifetime=lifetime, jail_double_signers=jail)
 
 
 def _dev(value: object) -> DevSettings:

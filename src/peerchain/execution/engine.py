@@ -39,6 +39,7 @@ from peerchain.core.blocks import Block, Header, Receipt, TxLocation
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import FaultLatch, corrupted
 from peerchain.core.genesis import ZERO_HASH, Genesis
+from peerchain.core.governance import GOVERNANCE_ADDRESS, genesis_account
 from peerchain.core.kv import KeyValueReader
 from peerchain.core.queries import AccountProof, BlockOverrides, CallRequest, StateOverrides
 from peerchain.core.rlp import (
@@ -216,6 +217,13 @@ class ExecutionEngine:
             }
             for address, account in g.alloc
         }
+        if g.validators:
+            contract = genesis_account(
+                g.validators, g.governance.proposal_lifetime, g.governance.jail_double_signers
+            )
+            state[GOVERNANCE_ADDRESS] = {
+                "balance": 0, "nonce": 1, "code": contract.code, "storage": dict(contract.storage)
+            }  # fmt: skip
         chain = self._chain_class.from_genesis(db, params, state)
         header = chain.get_canonical_head()
         evm_block = self._vm.get_block_class()(header=header, transactions=[], uncles=[])
@@ -255,6 +263,7 @@ class ExecutionEngine:
         prev_randao: bytes = ZERO_HASH,
         gas_limit: int | None = None,
         base_fee: int | None = None,
+        parent_beacon_block_root: bytes = ZERO_HASH,
     ) -> ExecutedBlock:
         """Execute `txs` in order on `parent`'s state as a new block.
 
@@ -265,7 +274,9 @@ class ExecutionEngine:
         themselves are invalid (timestamp not after the parent's, extra data over
         32 bytes, unknown parent, gas limit beyond the 1/1024 step from the
         parent's, a `base_fee` other than the parent's rule; dev engines take gas
-        limit and base fee as given).
+        limit and base fee as given). A network's blocks carry the hash of the next
+        validator set in `parent_beacon_block_root` (docs/architecture.md); dev
+        blocks zero.
         """
         if timestamp <= parent.timestamp:
             raise InvalidBlock(
@@ -283,7 +294,7 @@ class ExecutionEngine:
                 extra_data=extra_data,
                 mix_hash=prev_randao,
                 gas_limit=evm_parent.gas_limit if gas_limit is None else gas_limit,
-                parent_beacon_block_root=ZERO_HASH,
+                parent_beacon_block_root=parent_beacon_block_root,
                 difficulty=0,
             )
         except ValidationError as exc:

@@ -4,7 +4,9 @@
 mempool. The proposer builds and executes a block before proposing it; a validator
 executes a received block before prevoting; `commit` persists the result computed then,
 with the block's commit certificate, in one store write. The same checks admit blocks
-that arrive by block sync, with a certificate instead of votes. With a `build_budget`,
+that arrive by block sync, with a certificate instead of votes. Each certificate is
+checked against the validator set of its height, and block H commits to the set of
+H + 1 in its `parentBeaconBlockRoot` (`validator_set_hash`). With a `build_budget`,
 a proposal holds no more transactions than this node executes in that many seconds at
 its measured speed, so that under load it still reaches the other validators in time.
 """
@@ -28,7 +30,12 @@ from peerchain.core.consensus.certificate import (
     verify_certificate,
 )
 from peerchain.core.consensus.messages import BlockValue, InvalidMessage
-from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.validators import (
+    ValidatorSet,
+    ValidatorSets,
+    as_sets,
+    validator_set_hash,
+)
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import RESYNC, LocalFault
@@ -60,7 +67,7 @@ class ChainApplication:
         self,
         ledger: Ledger,
         mempool: Mempool,
-        validators: ValidatorSet,
+        validators: ValidatorSet | ValidatorSets,
         clock: Clock,
         coinbase: bytes,
         on_commit: Callable[[Block], None],
@@ -68,7 +75,7 @@ class ChainApplication:
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
-        self.validators = validators
+        self.validators = as_sets(validators)
         self.clock = clock
         self.coinbase = coinbase
         self.on_commit = on_commit
@@ -133,6 +140,7 @@ class ChainApplication:
             coinbase=self.coinbase,
             extra_data=link,
             prev_randao=keccak256(link or head.hash),
+            parent_beacon_block_root=validator_set_hash(self._set_of(height + 1)),
         )
         self._measure(len(executed.block.transactions), self.clock.now() - started)
         if executed.skipped:
@@ -193,7 +201,7 @@ class ChainApplication:
         try:
             if certificate.height != height or certificate.block_hash != block.hash:
                 raise InvalidMessage("certificate is for another block")
-            verify_certificate(certificate, self.validators, self.ledger.chain_id)
+            verify_certificate(certificate, self._set_of(height), self.ledger.chain_id)
             self.check_value(block)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             log.warning("rejecting synced block %d: %s", height, exc)
@@ -221,6 +229,14 @@ class ChainApplication:
             ) from exc
 
     # --- checks ---------------------------------------------------------------------------
+    def _set_of(self, height: int) -> ValidatorSet:
+        """The validator set of `height`, which our chain must know (it is decided by
+        block `height - 2`). Raises PeerChainError."""
+        found = self.validators(height)
+        if found is None:
+            raise PeerChainError(f"the validator set of height {height} is not known yet")
+        return found
+
     def _check(
         self, height: int, block: BlockValue, certificate: CommitCertificate | None
     ) -> ExecutedBlock:
@@ -242,7 +258,7 @@ class ChainApplication:
                 or parent_certificate.block_hash != head.hash
             ):
                 raise InvalidBlock("parent certificate is for another block")
-            verify_certificate(parent_certificate, self.validators, self.ledger.chain_id)
+            verify_certificate(parent_certificate, self._set_of(height - 1), self.ledger.chain_id)
         elif parent_certificate is not None:
             raise InvalidBlock("the first block has no parent certificate")
         started = self.clock.now()
@@ -255,8 +271,10 @@ class ChainApplication:
             raise InvalidBlock("block is not built on our head")
         if header.extra_data != parent_link(parent_certificate):
             raise InvalidBlock("extraData does not commit to the parent certificate")
-        if header.coinbase not in self.validators:
+        if header.coinbase not in self._set_of(height):
             raise InvalidBlock("block built by a non-validator")
+        if header.parent_beacon_block_root != validator_set_hash(self._set_of(height + 1)):
+            raise InvalidBlock("parentBeaconBlockRoot is not the hash of the next validator set")
         if certificate is None and header.timestamp > self.clock.now() + MAX_CLOCK_DRIFT:
             raise InvalidBlock("block timestamp is too far in the future")
         self._executed[block.hash] = executed

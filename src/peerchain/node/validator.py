@@ -47,12 +47,12 @@ from peerchain.core.consensus.reactor import (
     StartSync,
 )
 from peerchain.core.consensus.signguard import LastSigned
-from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.errors import DecodeError, InvalidTransaction
 from peerchain.core.faults import LocalFault, LocalFaultError
 from peerchain.core.genesis import ZERO_ADDRESS, ConsensusTimeouts
+from peerchain.core.governance import OpenProposal
 from peerchain.core.mempool import Mempool
 from peerchain.core.p2p.gossip import Relay
 from peerchain.core.p2p.messages import Channel
@@ -65,6 +65,7 @@ from peerchain.node.evidence import EvidencePool
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
+from peerchain.node.validatorsets import ChainValidatorSets
 from peerchain.node.view import ConsensusState, PeerInfo, SyncStatus
 
 log = logging.getLogger("peerchain.consensus")
@@ -90,7 +91,6 @@ class ConsensusNode(ChainView):
         clock: Clock,
         network: Network,
         wal: ConsensusWal,
-        validators: ValidatorSet,
         timeouts: ConsensusTimeouts,
         private_key: bytes | None = None,
         signer: SignerState | None = None,
@@ -99,14 +99,14 @@ class ConsensusNode(ChainView):
         self.clock = clock
         self.network = network
         self.wal = wal
-        self.validators = validators
+        self.validator_sets = ChainValidatorSets(ledger)
         self.timeouts = timeouts
         self.signer = signer
         self.address = private_key_to_address(private_key) if private_key else None
         self.app = ChainApplication(
             ledger,
             self.mempool,
-            validators,
+            self.validator_sets,
             clock,
             coinbase=self.address or ZERO_ADDRESS,
             on_commit=self._on_commit,
@@ -114,7 +114,7 @@ class ConsensusNode(ChainView):
         )
         self.reactor = Reactor(
             chain_id=ledger.chain_id,
-            validators=validators,
+            validators=self.validator_sets,
             timeouts=timeouts,
             check_value=self.app.check_value,
             private_key=private_key,
@@ -441,7 +441,7 @@ class ConsensusNode(ChainView):
             step=machine.step.name.lower(),
             locked_round=machine.locked_round,
             valid_round=machine.valid_round,
-            proposer=self.validators.proposer(machine.height, machine.round),
+            proposer=machine.validators.proposer(machine.height, machine.round),
             halted=machine.halted or (fault.line() if fault is not None else None),
             syncing=self.reactor.syncing,
             fault=fault,
@@ -453,8 +453,14 @@ class ConsensusNode(ChainView):
     def peers(self) -> list[PeerInfo]:
         return self.network.peers()
 
-    def validator_powers(self) -> list[tuple[bytes, int]]:
-        return [(v.address, v.power) for v in self.validators]
+    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+        found = self.validator_sets(self.machine.height if height is None else height)
+        return [] if found is None else [(v.address, v.power) for v in found]
+
+    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+        return self.validator_sets.open_proposals(
+            self.ledger.head.number if number is None else number
+        )
 
     def evidence(self) -> list[EvidenceRecord]:
         return self.evidence_pool.records()

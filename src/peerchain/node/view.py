@@ -26,6 +26,7 @@ from peerchain.core.errors import PeerChainError
 # A fault of the node's own disk or data (see core.faults); re-exported here.
 from peerchain.core.faults import LocalFault as LocalFault
 from peerchain.core.faults import LocalFaultError as LocalFaultError
+from peerchain.core.governance import OpenProposal
 
 # Defined in core (the execution layer raises and returns them); re-exported here.
 from peerchain.core.queries import AccountOverride as AccountOverride
@@ -130,8 +131,13 @@ class NetworkView(Protocol):
     """What a network node adds for the `peerchain_` and `admin_` methods."""
 
     def peers(self) -> list[PeerInfo]: ...
-    def validator_powers(self) -> list[tuple[bytes, int]]:
-        """(address, voting power) of each validator."""
+    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+        """(address, voting power) of each validator of `height` (default: the height
+        being decided); empty if that set is not known yet."""
+        ...
+
+    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+        """The governance proposals open after block `number` (default: the head)."""
         ...
 
     def consensus_state(self) -> ConsensusState: ...

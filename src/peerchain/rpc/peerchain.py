@@ -1,14 +1,17 @@
-"""The `peerchain_` methods of a network node (peers, validators, consensus state, commit
-certificates) and, when enabled, `admin_peers` / `admin_banPeer`."""
+"""The `peerchain_` methods of a network node (peers, validators per height, open
+governance proposals, consensus state, commit certificates) and, when enabled,
+`admin_peers` / `admin_banPeer`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from peerchain.core.consensus.certificate import CommitCertificate, certificate_hash
+from peerchain.core.governance import OpenProposal
 from peerchain.node.view import EvidenceRecord, LocalFault, NetworkView, PeerInfo, SignedValue
 from peerchain.rpc.dispatch import CallContext, Method, Params
-from peerchain.rpc.encoding import parse_data, parse_uint
+from peerchain.rpc.encoding import parse_block_number, parse_data, parse_uint
+from peerchain.rpc.errors import server_error
 from peerchain.rpc.server import RpcServer, dispatcher_of
 from peerchain.rpc.shapes import quantity
 
@@ -80,15 +83,38 @@ def certificate_json(certificate: CommitCertificate) -> dict[str, Any]:
     }
 
 
+def proposal_json(proposal: OpenProposal) -> dict[str, Any]:
+    return {
+        "address": _data(proposal.address),
+        "power": quantity(proposal.power),
+        "action": "remove" if proposal.power == 0 else "set power",
+        "opened": quantity(proposal.opened),
+        "expires": quantity(proposal.expires),
+        "voters": [_data(v) for v in proposal.voters],
+        "tally": quantity(proposal.tally),
+        "total": quantity(proposal.total),
+    }
+
+
+def _number(p: Params) -> int | None:
+    """The optional block number parameter; a tag means the latest."""
+    value = p.optional(0, parse_block_number)
+    return value if isinstance(value, int) else None
+
+
 def network_methods(node: NetworkView) -> dict[str, Method]:
     def peers(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
         return [peer_json(peer) for peer in node.peers()]
 
     def validators(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
-        return [
-            {"address": _data(address), "power": quantity(power)}
-            for address, power in node.validator_powers()
-        ]
+        height = _number(p)
+        found = node.validator_powers(height)
+        if not found:
+            raise server_error(f"the validator set of height {height} is not known yet")
+        return [{"address": _data(address), "power": quantity(power)} for address, power in found]
+
+    def proposals(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [proposal_json(proposal) for proposal in node.open_proposals(_number(p))]
 
     def consensus_state(p: Params, ctx: CallContext) -> dict[str, Any]:
         state = node.consensus_state()
@@ -113,7 +139,8 @@ def network_methods(node: NetworkView) -> dict[str, Method]:
 
     return {
         "peers": Method(peers),
-        "validators": Method(validators),
+        "validators": Method(validators, 1),
+        "proposals": Method(proposals, 1),
         "consensusState": Method(consensus_state),
         "getCommit": Method(get_commit, 1),
         "evidence": Method(evidence),

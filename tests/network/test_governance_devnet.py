@@ -1,0 +1,144 @@
+"""Validator set changes by on-chain vote on a devnet of real processes, driven with the
+`peerchain validators` command: two of four validators are voted out and stopped, the
+other two go on alone (with the old set they could not), one is voted back in and signs
+again; every block commits to the next height's set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from peerchain.cli.main import cli
+from peerchain.core.consensus.certificate import verify_certificate
+from peerchain.core.consensus.validators import ValidatorSet, validator_set_hash
+from peerchain.core.crypto import private_key_to_address
+from peerchain.core.genesis import Validator
+
+from .harness import Devnet, wait_until
+
+CHAIN_ID = 1337
+
+
+@pytest.fixture
+def devnet(tmp_path: Path) -> Iterator[Devnet]:
+    net = Devnet.create(tmp_path / "devnet", 4)
+    try:
+        net.start(0, 1, 2, 3)
+        net.wait_for_height([0, 1, 2, 3], 2, timeout=60)
+        yield net
+    finally:
+        net.close()
+
+
+def _key_file(devnet: Devnet, index: int) -> Path:
+    return devnet.nodes[index].directory / "validator.key"
+
+
+def _address(devnet: Devnet, index: int) -> str:
+    key = bytes.fromhex(_key_file(devnet, index).read_text().strip())
+    return "0x" + private_key_to_address(key).hex()
+
+
+def _peerchain(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _vote(devnet: Devnet, voter: int, *change: str) -> str:
+    return _peerchain(
+        "validators", "propose", "--rpc", devnet.nodes[voter].rpc_url,
+        "--key-file", str(_key_file(devnet, voter)), *change,
+    )  # fmt: skip
+
+
+def _members(devnet: Devnet, via: int, height: int) -> set[str]:
+    return {m["address"] for m in devnet.rpc(via, "peerchain_validators", hex(height))}
+
+
+def _set_of(devnet: Devnet, via: int, height: int) -> ValidatorSet:
+    return ValidatorSet(
+        Validator(bytes.fromhex(m["address"][2:]), int(m["power"], 16))
+        for m in devnet.rpc(via, "peerchain_validators", hex(height))
+    )
+
+
+def _signers(devnet: Devnet, via: int, height: int) -> set[str]:
+    commit = devnet.rpc(via, "peerchain_getCommit", hex(height))
+    return {s["validator"] for s in commit["signatures"]}
+
+
+def test_remove_two_run_on_two_then_add_one_back(devnet: Devnet) -> None:
+    everyone = {_address(devnet, i) for i in range(4)}
+    # Two votes of four: the proposal stays open with its tally.
+    _vote(devnet, 0, "--remove", _address(devnet, 3))
+    out = _vote(devnet, 1, "--remove", _address(devnet, 3))
+    assert "20 of 40 power voted" in out, out
+    open_ = devnet.rpc(0, "peerchain_proposals")
+    assert [p["address"] for p in open_] == [_address(devnet, 3)]
+    assert len(open_[0]["voters"]) == 2
+    out = _vote(devnet, 2, "--remove", _address(devnet, 3))
+    assert "decided in block" in out, out
+    decided = int(out.split("decided in block ")[1].split(",")[0])
+    assert devnet.rpc(0, "peerchain_proposals") == []
+    devnet.wait_for_height([0, 1, 2], decided + 3, timeout=60)
+    assert _members(devnet, 0, decided + 1) == everyone
+    assert _members(devnet, 0, decided + 2) == everyone - {_address(devnet, 3)}
+    assert _address(devnet, 3) not in _signers(devnet, 0, decided + 2)
+
+    # Of three validators of 10 each, all three are needed for more than 2/3.
+    for voter in (0, 1, 2):
+        out = _vote(devnet, voter, "--remove", _address(devnet, 2))
+    decided = int(out.split("decided in block ")[1].split(",")[0])
+    two = {_address(devnet, 0), _address(devnet, 1)}
+    devnet.wait_for_height([0, 1], decided + 2, timeout=60)
+    assert _members(devnet, 0, decided + 2) == two
+    devnet.kill(2)
+    devnet.kill(3)
+    start = max(devnet.heights([0, 1]))
+    devnet.wait_for_height([0, 1], start + 3, timeout=60)  # with the old set: no quorum
+    assert _signers(devnet, 0, start + 2) <= two
+
+    # Node 2 is voted back in (2 of 2), restarted, and signs the later certificates.
+    _vote(devnet, 0, "--add", _address(devnet, 2), "--power", "10")
+    out = _vote(devnet, 1, "--add", _address(devnet, 2), "--power", "10")
+    decided = int(out.split("decided in block ")[1].split(",")[0])
+    devnet.start(2)
+    devnet.wait_for_height([0, 1, 2], decided + 4, timeout=120)
+    assert _members(devnet, 0, decided + 2) == two | {_address(devnet, 2)}
+    assert _address(devnet, 2) in _signers(devnet, 0, decided + 3)
+
+    # A light client that trusts the genesis set follows every change: each certificate
+    # checks against the set it holds, and each block names the hash of the next set.
+    listing = _peerchain("validators", "list", "--rpc", devnet.nodes[0].rpc_url)
+    assert _address(devnet, 2) in listing and _address(devnet, 3) not in listing
+    trusted = _set_of(devnet, 1, 1)
+    for height in range(1, decided + 4):
+        block = devnet.rpc(1, "eth_getBlockByNumber", hex(height), False)
+        commit = devnet.rpc(1, "peerchain_getCommit", hex(height))
+        assert commit["blockHash"] == block["hash"]
+        certificate = _certificate(commit)
+        verify_certificate(certificate, trusted, CHAIN_ID)
+        following = _set_of(devnet, 1, height + 1)
+        assert block["parentBeaconBlockRoot"] == "0x" + validator_set_hash(following).hex()
+        trusted = following
+    wait_until(lambda: max(devnet.heights([0, 1, 2])) > decided + 4, 60, "more blocks")
+
+
+def _certificate(commit: dict[str, object]) -> object:
+    from peerchain.core.consensus.certificate import CommitCertificate
+
+    signatures = commit["signatures"]
+    assert isinstance(signatures, list)
+    return CommitCertificate(
+        int(str(commit["height"]), 16),
+        int(str(commit["round"]), 16),
+        bytes.fromhex(str(commit["blockHash"])[2:]),
+        tuple(
+            (bytes.fromhex(s["validator"][2:]), bytes.fromhex(s["signature"][2:]))
+            for s in signatures
+        ),
+    )
