@@ -18,7 +18,8 @@ from peerchain.core.consensus.validators import (
 )
 from peerchain.core.genesis import Validator
 from peerchain.testing.cluster import ClusterResult, run_cluster, validator_key
-from peerchain.testing.faults import Faults, HeightCrash
+from peerchain.testing.faults import Behaviour, Faults, HeightCrash
+from peerchain.testing.network import NetworkConfig
 
 REMOVE_AT = 3  # block 3 removes nodes 2 and 3: the set of height 5 on is {0, 1}
 READD_AT = 12  # block 12 adds node 2 back: the set of height 14 on is {0, 1, 2}
@@ -130,3 +131,21 @@ def test_negative_control_without_the_removal_two_of_four_halt() -> None:
     down_from = max(result.notes["crashed_at"][(n, DOWN_AT)] for n in (2, 3))  # type: ignore[index]
     node = result.nodes[0]
     assert not [t for t in node.commit_times if down_from < t < down_from + DOWNTIME]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_equivocating_validator_is_jailed(seed: int) -> None:
+    faults = Faults(byzantine={0: Behaviour.EQUIVOCATE}, network=NetworkConfig(delay=0.05))
+    result = run_cluster(4, seed, faults, heights=6, jail=True)
+    assert result.ok, result.describe()
+    culprit = _address(0)
+    node = result.nodes[1]
+    history = node.disk.sets
+    jailed_from = next(
+        (h for h in range(1, node.height + 2) if culprit not in (history.at(h) or ())), None
+    )
+    assert jailed_from is not None, result.describe()
+    # Every correct node holds the same sets (the checker), and after the jailing the
+    # culprit signs no certificate.
+    for height in range(jailed_from, node.height + 1):
+        assert culprit not in _signers(result, 1, height)

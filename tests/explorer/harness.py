@@ -17,6 +17,7 @@ from peerchain.core.consensus.certificate import CommitCertificate
 from peerchain.core.consensus.signguard import SignStep
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import dev_genesis
+from peerchain.core.governance import OpenProposal
 from peerchain.drivers.storage import LmdbStore
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.devnode import DevNode
@@ -164,8 +165,12 @@ class FakeNetwork:
             PeerInfo("cd" * 20, None, None, -100.0, None, 1_750_000_600.0),
         ]
 
-    def validator_powers(self) -> list[tuple[bytes, int]]:
+    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
         return [(address, 10) for address in self.VALIDATORS]
+
+    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+        voters = tuple(self.VALIDATORS[:2])
+        return [OpenProposal(self.VALIDATORS[-1], 0, 3, 1003, voters, 20, 40)]
 
     def consensus_state(self) -> ConsensusState:
         return ConsensusState(4, 1, "prevote", -1, -1, self.VALIDATORS[1], None, False)

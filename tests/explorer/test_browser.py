@@ -139,6 +139,7 @@ def test_network_page_and_commit_certificate(network: Served) -> None:
     assert "<svg" in dom and "this node" in dom
     assert "Evidence of double signing" in dom and "1 kept" in dom
     assert "0x1111111111…" in dom or "0x11111111" in dom
+    assert "Open proposals" in dom and "20 of 40" in dom and ">remove<" in dom
     dom = render(network, "/block/2")
     assert "Commit certificate" in dom
     assert "3 of 4 validators, power 30 of 40 (75 %" in dom

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from peerchain.core.consensus.messages import VoteKind, sign_vote
+from peerchain.core.consensus.evidence import evidence_record
+from peerchain.core.consensus.messages import BlockValue, VoteKind, sign_proposal, sign_vote
 from peerchain.core.consensus.validators import ValidatorSet
-from peerchain.core.consensus.votes import DuplicateVote
+from peerchain.core.consensus.votes import DuplicateProposal, DuplicateVote
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.errors import PeerChainError
 from peerchain.core.genesis import Genesis, GenesisAccount, GovernanceSettings, Validator
@@ -19,6 +20,7 @@ from peerchain.core.queries import CallRequest
 from peerchain.core.transactions import DYNAMIC_FEE_TX, UnsignedTransaction, sign_transaction
 from peerchain.drivers.storage import LmdbStore
 from peerchain.execution.engine import ExecutedBlock
+from peerchain.node.evidencereport import EvidenceReporter
 from peerchain.node.ledger import Ledger
 from peerchain.node.validatorsets import ChainValidatorSets
 
@@ -165,21 +167,55 @@ def test_double_sign_evidence_jails_unless_the_genesis_says_otherwise(
     tmp_path: Path, jail: bool
 ) -> None:
     chain = Chain(tmp_path, GovernanceSettings(jail_double_signers=jail))
-    h = chain.block(chain.tx(0, evidence_call(_double_vote(2))))
+    h = chain.block(chain.tx(0, evidence_call(evidence_record(_double_vote(2), 0))))
     assert chain.statuses() == [1]
     expected = set(ADDRESSES) - {ADDRESSES[2]} if jail else set(ADDRESSES)
     assert chain.members(h + 2) == expected
     assert chain.members(h + 1) == set(ADDRESSES)
     # The same evidence again is refused: one punishment per offence.
-    assert "already punished" in chain.revert_reason(1, evidence_call(_double_vote(2)))
+    assert "already punished" in chain.revert_reason(
+        1, evidence_call(evidence_record(_double_vote(2), 0))
+    )
 
 
 def test_evidence_that_proves_nothing_is_refused(tmp_path: Path) -> None:
     chain = Chain(tmp_path)
     one, other = _double_vote(1), _double_vote(2)
     mixed = DuplicateVote(one.first, other.second)
-    assert "different validators" in chain.revert_reason(0, evidence_call(mixed))
+    assert "different validators" in chain.revert_reason(
+        0, evidence_call(evidence_record(mixed, 0))
+    )
     same = DuplicateVote(one.first, one.first)
-    assert "the same" in chain.revert_reason(0, evidence_call(same))
+    assert "the same" in chain.revert_reason(0, evidence_call(evidence_record(same, 0)))
     h = chain.block()
     assert chain.members(h + 2) == set(ADDRESSES)
+
+
+def test_the_node_reporter_sends_evidence_once_and_the_offender_is_jailed(
+    tmp_path: Path,
+) -> None:
+    chain = Chain(tmp_path)
+    reporter = EvidenceReporter(KEYS[1], CHAIN_ID)
+    evidence = _double_vote(3, height=4)
+    tx = reporter.report(
+        evidence_record(evidence, 0), nonce=0, base_fee=chain.ledger.next_base_fee()
+    )
+    assert tx is not None
+    assert (
+        reporter.report(evidence_record(evidence, 0), nonce=1, base_fee=10**9) is None
+    )  # reported once
+    h = chain.block(tx)
+    assert chain.statuses() == [1]
+    assert chain.members(h + 2) == set(ADDRESSES[:3])
+
+
+def test_double_proposal_evidence_jails_the_proposer(tmp_path: Path) -> None:
+    chain = Chain(tmp_path)
+    key, address = KEYS[2], ADDRESSES[2]
+    p, q = (
+        sign_proposal(key, CHAIN_ID, 9, 1, pol, BlockValue(bytes([b]) * 32, b""), proposer=address)
+        for pol, b in ((-1, 5), (0, 6))
+    )
+    h = chain.block(chain.tx(0, evidence_call(evidence_record(DuplicateProposal(p, q), 0))))
+    assert chain.statuses() == [1]
+    assert chain.members(h + 2) == set(ADDRESSES) - {address}

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from peerchain.core.consensus.messages import Proposal, Vote
+from peerchain.core.consensus.evidence import EvidenceRecord, SignedValue
+from peerchain.core.consensus.messages import VoteKind
+from peerchain.core.consensus.signguard import SignStep
 from peerchain.core.consensus.validators import ValidatorSet
-from peerchain.core.consensus.votes import DuplicateProposal, DuplicateVote, Evidence
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError
 from peerchain.core.genesis import GenesisAccount, Validator
@@ -102,26 +103,25 @@ def vote_call(address: bytes, power: int) -> bytes:
     return VOTE_SET_POWER + _address_word(address) + _word(power)
 
 
-def evidence_call(evidence: Evidence) -> bytes:
-    """Calldata that reports double-sign evidence to the contract."""
-    if isinstance(evidence, DuplicateVote):
-        a, b = evidence.first, evidence.second
+def evidence_call(record: EvidenceRecord) -> bytes:
+    """Calldata that reports a double-sign evidence record to the contract."""
+    first, second = record.first, record.second
+    if record.step is SignStep.PROPOSAL:
         return (
-            REPORT_DOUBLE_VOTE
-            + _word(int(a.kind))
-            + _word(a.height)
-            + _word(a.round)
-            + _vote_words(a)
-            + _vote_words(b)
+            REPORT_DOUBLE_PROPOSAL
+            + _word(record.height)
+            + _word(record.round)
+            + _proposal_words(first)
+            + _proposal_words(second)
         )
-    assert isinstance(evidence, DuplicateProposal)
-    p, q = evidence.first, evidence.second
+    kind = VoteKind.PREVOTE if record.step is SignStep.PREVOTE else VoteKind.PRECOMMIT
     return (
-        REPORT_DOUBLE_PROPOSAL
-        + _word(p.height)
-        + _word(p.round)
-        + _proposal_words(p)
-        + _proposal_words(q)
+        REPORT_DOUBLE_VOTE
+        + _word(int(kind))
+        + _word(record.height)
+        + _word(record.round)
+        + _vote_words(first)
+        + _vote_words(second)
     )
 
 
@@ -129,12 +129,13 @@ def _signature_words(signature: bytes) -> bytes:
     return signature[:32] + signature[32:64] + _word(signature[64])
 
 
-def _vote_words(vote: Vote) -> bytes:
-    return (vote.block_hash or bytes(32)) + _signature_words(vote.signature)
+def _vote_words(signed: SignedValue) -> bytes:
+    return (signed.block_hash or bytes(32)) + _signature_words(signed.signature)
 
 
-def _proposal_words(proposal: Proposal) -> bytes:
-    return _word(proposal.pol_round) + proposal.block.hash + _signature_words(proposal.signature)
+def _proposal_words(signed: SignedValue) -> bytes:
+    assert signed.block_hash is not None
+    return _word(signed.pol_round) + signed.block_hash + _signature_words(signed.signature)
 
 
 # --- answers --------------------------------------------------------------------------

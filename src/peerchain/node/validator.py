@@ -62,6 +62,7 @@ from peerchain.node.chainapp import ChainApplication
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.evidence import EvidencePool
+from peerchain.node.evidencereport import EvidenceReporter
 from peerchain.node.ledger import Ledger
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
@@ -120,6 +121,7 @@ class ConsensusNode(ChainView):
             private_key=private_key,
         )
         self.evidence_pool = EvidencePool(ledger.store)
+        self.reporter = EvidenceReporter(private_key, ledger.chain_id) if private_key else None
         self.dropped_messages = 0
         self._local: deque[Event] = deque()
         self._inbox: deque[tuple[bytes, ConsensusMessage]] = deque()
@@ -267,7 +269,9 @@ class ConsensusNode(ChainView):
                 self.wal.prune(height + 1)
                 self.network.update_height(height)
             case ReportEvidence(evidence):
-                self.evidence_pool.report(evidence, self.reactor.height)
+                kept = self.evidence_pool.report(evidence, self.reactor.height)
+                if kept is not None:
+                    self._report(kept)
             case SendCommit(peer, height):
                 commit = self._commit_of(height)
                 if commit is not None:
@@ -277,6 +281,24 @@ class ConsensusNode(ChainView):
             case Penalize(peer, reason):
                 log.info("invalid consensus message from %s: %s", peer.hex()[:12], reason)
                 self.network.penalize(peer, Offence.INVALID_MESSAGE)
+
+    def _report(self, record: EvidenceRecord) -> None:
+        """Send new evidence to the governance contract (validators only)."""
+        if self.reporter is None:
+            return
+        nonce = self.mempool.pending_nonce(
+            self.reporter.address, self.ledger.account_state(self.reporter.address).nonce
+        )
+        tx = self.reporter.report(record, nonce, self.next_base_fee())
+        if tx is None:
+            return
+        try:
+            self.admit(tx)
+        except InvalidTransaction as exc:
+            log.warning("could not report double signing on chain: %s", exc)
+            return
+        self.network.broadcast(Channel.TRANSACTIONS, tx.raw)
+        log.warning("reported double signing on chain in transaction 0x%s", tx.hash.hex())
 
     def _arm_timer(self) -> None:
         if self._timer is not None:

@@ -104,6 +104,7 @@ class _Run:
         powers: Sequence[int] | None,
         chain_id: int,
         planned: Mapping[int, Sequence[tuple[int, int]]],
+        jail: bool,
     ) -> None:
         self.faults = faults
         self.heights = heights
@@ -133,6 +134,7 @@ class _Run:
                 height: [(keys[node][1], power) for node, power in changes]
                 for height, changes in planned.items()
             },
+            jail=jail,
         )
         self.correct = frozenset(range(n)) - faults.faulty
         plans = _plans(faults.byzantine, self.correct, self.rng)
@@ -293,16 +295,19 @@ def run_cluster(
     powers: Sequence[int] | None = None,
     chain_id: int = 1337,
     set_changes: Mapping[int, Sequence[tuple[int, int]]] | None = None,
+    jail: bool = False,
 ) -> ClusterResult:
     """Run `n` validators under `faults` (default: none) until every correct node has
     committed `heights` blocks after `stable_from`, a check fails, or liveness runs out.
 
     `set_changes` maps a height to the `(node index, power)` changes of the validator
-    set its block decides (power 0 removes; effective two heights later)."""
+    set its block decides (power 0 removes; effective two heights later). With `jail`,
+    proposers remove the double signers they saw the same way."""
     faults = faults or Faults()
     run = _Run(
-        n, seed, faults, heights, liveness_bound, timeouts, powers, chain_id, set_changes or {}
-    )
+        n, seed, faults, heights, liveness_bound, timeouts, powers, chain_id, set_changes or {},
+        jail,
+    )  # fmt: skip
     run.schedule()
     run.clock.run(float("inf"), run.done)
     longest = 0.0 if run.checker.violations else run.liveness()

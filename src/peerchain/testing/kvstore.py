@@ -135,7 +135,8 @@ def execute_kv_block(
 class KVApplication:
     """The `Application` protocol over a KVDisk. Execution results wait in memory
     (lost in a crash) until `commit` stores the one of the decided block. A proposer
-    puts the validator set changes `planned` for a height into its block."""
+    puts the validator set changes `planned` for a height into its block, and the removal
+    of each validator in `offenders` (double signers it saw) that is still in the set."""
 
     def __init__(
         self,
@@ -146,6 +147,7 @@ class KVApplication:
         self.disk = disk
         self.address = address
         self.planned = planned or {}
+        self.offenders: list[bytes] = []
         self._executed: dict[BlockValue, dict[bytes, bytes]] = {}
 
     def build_block(self, height: int, round: int, salt: int = 0) -> BlockValue:
@@ -154,6 +156,11 @@ class KVApplication:
         writes = (
             (b"h%d" % height, self.address[:4] + round.to_bytes(4, "big")),
             *(set_write(a, p) for a, p in self.planned.get(height, ())),
+            *(
+                set_write(a, 0)
+                for a in self.offenders
+                if a in (self.disk.sets.at(height + 1) or ())
+            ),
         )
         after = {**self.disk.state, **dict(writes)}
         kv = KVBlock(

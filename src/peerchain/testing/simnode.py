@@ -34,6 +34,7 @@ from peerchain.core.consensus.events import (
     TimeoutFired,
     ValidateBlock,
 )
+from peerchain.core.consensus.evidence import evidence_record
 from peerchain.core.consensus.machine import ConsensusMachine
 from peerchain.core.consensus.messages import BlockValue, InvalidMessage, Proposal, Vote
 from peerchain.core.consensus.reactor import Command, Penalize, Reactor, SendCommit, StartSync
@@ -93,6 +94,7 @@ class SimContext:
     status_interval: float = 2.0
     sync_timeout: float = 1.0
     planned: Mapping[int, Sequence[tuple[bytes, int]]] = field(default_factory=dict)
+    jail: bool = False  # proposers remove double signers they saw from the set
 
 
 SYNC_BATCH = 16
@@ -306,6 +308,8 @@ class SimNode:
                 self._announce()
             case ReportEvidence(evidence):
                 self.evidence.append(evidence)
+                if ctx.jail:
+                    app.offenders.append(evidence_record(evidence, self.height).validator)
             case SendCommit(peer, height):
                 if 1 <= height <= self.height:
                     self.commits_sent += 1

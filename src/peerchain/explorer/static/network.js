@@ -1,6 +1,7 @@
 // Network nodes only (the peerchain_ methods): the network page (consensus state,
-// validators, peers, a peer graph and the evidence of double signing) and the commit
-// certificate of a block.
+// validators of the current height, open governance proposals with their votes, peers,
+// a peer graph and the evidence of double signing) and the commit certificate of a
+// block, against the set of its height.
 
 import { batch } from "./rpc.js";
 import { addressLink, badge, el, fields, mono, num, panel, svg, table } from "./dom.js";
@@ -22,12 +23,13 @@ const sameAddress = (a, b) => a.toLowerCase() === b.toLowerCase();
 // --- Network page -----------------------------------------------------------------------
 
 export async function renderNetwork(page) {
-  const [state, validators, peers, head, evidence] = await batch([
+  const [state, validators, peers, head, evidence, proposals] = await batch([
     ["peerchain_consensusState"],
     ["peerchain_validators"],
     ["peerchain_peers"],
     ["eth_blockNumber"],
     ["peerchain_evidence"],
+    ["peerchain_proposals"],
   ]);
   page.title("Network");
   const height = toNumber(head);
@@ -38,6 +40,13 @@ export async function renderNetwork(page) {
     formatInteger(toBigInt(v.power)),
     formatPercent(toBigInt(v.power), total),
     sameAddress(v.address, state.proposer) ? badge("proposer now", "info") : null,
+  ]);
+  const proposalRows = proposals.map((p) => [
+    addressLink(p.address),
+    p.action === "remove" ? badge("remove", "bad") : `power ${formatInteger(toBigInt(p.power))}`,
+    `${formatInteger(toBigInt(p.tally))} of ${formatInteger(toBigInt(p.total))}`,
+    el("span", null, ...p.voters.map((v) => addressLink(v))),
+    `${toNumber(p.opened)} – ${toNumber(p.expires)}`,
   ]);
   const peerRows = peers.map((p) => [
     el("span", { class: "mono", title: p.id }, shortHex(p.id, 10, 6)),
@@ -66,7 +75,14 @@ export async function renderNetwork(page) {
       table([num("#"), "Address", num("Power"), num("Share"), ""], validatorRows, {
         empty: "No validators.",
       }),
-      `total power ${formatInteger(total)}`,
+      `height ${toNumber(state.height)}, total power ${formatInteger(total)}`,
+    ),
+    panel(
+      "Open proposals",
+      table(["Address", "Change", num("Voted power"), "Voters", "Blocks"], proposalRows, {
+        empty: "No open proposals.",
+      }),
+      "a change needs more than 2/3 of the power and takes effect two blocks later",
     ),
     panel(
       "Peers",
@@ -224,7 +240,7 @@ export async function commitPanel(block) {
   const number = toNumber(block.number);
   const [certificate, validators, next] = await batch([
     ["peerchain_getCommit", toHex(number)],
-    ["peerchain_validators"],
+    ["peerchain_validators", toHex(Math.max(number, 1))],
     ["eth_getBlockByNumber", toHex(number + 1), false],
   ]);
   if (!certificate) {
