@@ -149,3 +149,9 @@ def test_an_equivocating_validator_is_jailed(seed: int) -> None:
     # culprit signs no certificate.
     for height in range(jailed_from, node.height + 1):
         assert culprit not in _signers(result, 1, height)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(12, 112))
+def test_crashes_around_the_activation_height_many_seeds(seed: int) -> None:
+    test_crashes_around_the_activation_height(seed)

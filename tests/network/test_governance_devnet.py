@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import rlp
 from click.testing import CliRunner
 
 from peerchain.cli.main import cli
-from peerchain.core.consensus.certificate import verify_certificate
-from peerchain.core.consensus.validators import ValidatorSet, validator_set_hash
-from peerchain.core.crypto import private_key_to_address
+from peerchain.core.consensus.certificate import CommitCertificate
+from peerchain.core.consensus.lightclient import LightClient
+from peerchain.core.consensus.messages import InvalidMessage
+from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import Validator
 
 from .harness import Devnet, wait_until
@@ -115,30 +119,46 @@ def test_remove_two_run_on_two_then_add_one_back(devnet: Devnet) -> None:
     # checks against the set it holds, and each block names the hash of the next set.
     listing = _peerchain("validators", "list", "--rpc", devnet.nodes[0].rpc_url)
     assert _address(devnet, 2) in listing and _address(devnet, 3) not in listing
-    trusted = _set_of(devnet, 1, 1)
+    client = LightClient(CHAIN_ID, 1, _set_of(devnet, 1, 1))
     for height in range(1, decided + 4):
         block = devnet.rpc(1, "eth_getBlockByNumber", hex(height), False)
-        commit = devnet.rpc(1, "peerchain_getCommit", hex(height))
-        assert commit["blockHash"] == block["hash"]
-        certificate = _certificate(commit)
-        verify_certificate(certificate, trusted, CHAIN_ID)
-        following = _set_of(devnet, 1, height + 1)
-        assert block["parentBeaconBlockRoot"] == "0x" + validator_set_hash(following).hex()
-        trusted = following
+        certificate = _certificate(devnet.rpc(1, "peerchain_getCommit", hex(height)))
+        assert "0x" + certificate.block_hash.hex() == block["hash"] == _header_hash(block)
+        commitment = bytes.fromhex(block["parentBeaconBlockRoot"][2:])
+        client.advance(certificate, commitment, _set_of(devnet, 1, height + 1))
+    assert client.trusted == _set_of(devnet, 0, decided + 4)
+    # A set that the chain did not commit to is refused.
+    certificate = _certificate(devnet.rpc(1, "peerchain_getCommit", hex(client.height)))
+    with pytest.raises(InvalidMessage, match="not the one"):
+        client.advance(certificate, commitment, _set_of(devnet, 1, 1))
     wait_until(lambda: max(devnet.heights([0, 1, 2])) > decided + 4, 60, "more blocks")
 
 
-def _certificate(commit: dict[str, object]) -> object:
-    from peerchain.core.consensus.certificate import CommitCertificate
-
-    signatures = commit["signatures"]
-    assert isinstance(signatures, list)
+def _certificate(commit: dict[str, Any]) -> CommitCertificate:
     return CommitCertificate(
-        int(str(commit["height"]), 16),
-        int(str(commit["round"]), 16),
-        bytes.fromhex(str(commit["blockHash"])[2:]),
+        int(commit["height"], 16),
+        int(commit["round"], 16),
+        bytes.fromhex(commit["blockHash"][2:]),
         tuple(
             (bytes.fromhex(s["validator"][2:]), bytes.fromhex(s["signature"][2:]))
-            for s in signatures
+            for s in commit["signatures"]
         ),
     )
+
+
+_HEADER_FIELDS = (
+    "parentHash", "sha3Uncles", "miner", "stateRoot", "transactionsRoot", "receiptsRoot",
+    "logsBloom", "difficulty", "number", "gasLimit", "gasUsed", "timestamp", "extraData",
+    "mixHash", "nonce", "baseFeePerGas", "withdrawalsRoot", "blobGasUsed", "excessBlobGas",
+    "parentBeaconBlockRoot", "requestsHash",
+)  # fmt: skip
+_NUMBERS = {"difficulty", "number", "gasLimit", "gasUsed", "timestamp", "baseFeePerGas",
+            "blobGasUsed", "excessBlobGas"}  # fmt: skip
+
+
+def _header_hash(block: dict[str, Any]) -> str:
+    """The hash of the header a light client rebuilds from the block's fields."""
+    items = [
+        int(block[f], 16) if f in _NUMBERS else bytes.fromhex(block[f][2:]) for f in _HEADER_FIELDS
+    ]
+    return "0x" + keccak256(rlp.encode(items)).hex()
