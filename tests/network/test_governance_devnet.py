@@ -1,10 +1,12 @@
 """Validator set changes by on-chain vote on a devnet of real processes, driven with the
 `peerchain validators` command: two of four validators are voted out and stopped, the
 other two go on alone (with the old set they could not), one is voted back in and signs
-again; every block commits to the next height's set."""
+again; every block commits to the next height's set, which a light client follows. A
+validator whose key double signs is reported on chain and leaves the set."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,14 @@ from click.testing import CliRunner
 from peerchain.cli.main import cli
 from peerchain.core.consensus.certificate import CommitCertificate
 from peerchain.core.consensus.lightclient import LightClient
-from peerchain.core.consensus.messages import InvalidMessage
+from peerchain.core.consensus.messages import InvalidMessage, VoteKind, sign_vote
 from peerchain.core.consensus.validators import ValidatorSet
+from peerchain.core.consensus.wire import encode_message
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import Validator
+from peerchain.core.p2p.identity import NodeKey, parse_address
+from peerchain.core.p2p.messages import Channel, Gossip
+from peerchain.testing.rawpeer import RawPeer
 
 from .harness import Devnet, wait_until
 
@@ -59,6 +65,16 @@ def _vote(devnet: Devnet, voter: int, *change: str) -> str:
     )  # fmt: skip
 
 
+def _refused(devnet: Devnet, voter: int, *change: str) -> str:
+    result = CliRunner().invoke(
+        cli,
+        ["validators", "propose", "--rpc", devnet.nodes[voter].rpc_url,
+         "--key-file", str(_key_file(devnet, voter)), *change],
+    )  # fmt: skip
+    assert result.exit_code != 0
+    return f"{result.output} {result.exception}"
+
+
 def _members(devnet: Devnet, via: int, height: int) -> set[str]:
     return {m["address"] for m in devnet.rpc(via, "peerchain_validators", hex(height))}
 
@@ -92,6 +108,12 @@ def test_remove_two_run_on_two_then_add_one_back(devnet: Devnet) -> None:
     assert _members(devnet, 0, decided + 1) == everyone
     assert _members(devnet, 0, decided + 2) == everyone - {_address(devnet, 3)}
     assert _address(devnet, 3) not in _signers(devnet, 0, decided + 2)
+    # Refusals, with their reason, before anything is sent.
+    refused = _refused(devnet, 3, "--add", _address(devnet, 3), "--power", "10")
+    assert "only a validator of the current set may vote" in refused
+    assert "--power must be positive" in _refused(
+        devnet, 0, "--add", _address(devnet, 3), "--power", "0"
+    )
 
     # Of three validators of 10 each, all three are needed for more than 2/3.
     for voter in (0, 1, 2):
@@ -162,3 +184,41 @@ def _header_hash(block: dict[str, Any]) -> str:
         int(block[f], 16) if f in _NUMBERS else bytes.fromhex(block[f][2:]) for f in _HEADER_FIELDS
     ]
     return "0x" + keccak256(rlp.encode(items)).hex()
+
+
+def test_a_double_signer_is_reported_on_chain_and_jailed(devnet: Devnet) -> None:
+    """Validator 3's key signs two different prevotes for one height and round (a
+    double signer's messages, injected by a raw peer); the validators that see them
+    report the evidence to the governance contract and 3 leaves the set."""
+    genesis = bytes.fromhex(devnet.rpc(0, "eth_getBlockByNumber", "0x0", False)["hash"][2:])
+    key = bytes.fromhex(_key_file(devnet, 3).read_text().strip())
+    offender = _address(devnet, 3)
+
+    async def double_sign() -> None:
+        peer = await RawPeer.connect(
+            parse_address(devnet.nodes[0].p2p_address),
+            NodeKey.from_private_key(keccak256(b"double signer's relay")),
+            CHAIN_ID,
+            genesis,
+        )
+        try:
+            height = int(devnet.rpc(0, "peerchain_consensusState")["height"], 16)
+            votes = [
+                sign_vote(key, CHAIN_ID, VoteKind.PREVOTE, h, 0, keccak256(b"%d/%d" % (h, i)))
+                for h in (height, height + 1)
+                for i in range(2)
+            ]
+            await peer.send(*(Gossip(Channel.CONSENSUS, encode_message(v)) for v in votes))
+        finally:
+            peer.close()
+
+    def jailed() -> bool:
+        asyncio.run(double_sign())
+        head = devnet.height(0)
+        return offender not in _members(devnet, 0, head + 2)
+
+    wait_until(jailed, 90, "the double signer to leave the validator set")
+    assert "reported double signing on chain" in devnet.log(0) + devnet.log(1) + devnet.log(2)
+    head = devnet.height(0)
+    devnet.wait_for_height([0, 1, 2], head + 4, timeout=60)
+    assert offender not in _signers(devnet, 0, head + 3)
