@@ -335,7 +335,7 @@ def test_a_raw_peer_rewriting_proposal_bodies_does_not_stop_the_devnet(devnet: D
                                         Gossip(Channel.CONSENSUS, encode_consensus(fake))
                                     )
                                 forged += 1
-                pending[asyncio.ensure_future(links[i].read_messages(1))] = i
+                pending[asyncio.ensure_future(_next_messages(links[i]))] = i
             if max(devnet.heights(VALIDATORS)) >= start + 4 and forged:
                 break
         for task in pending:
