@@ -41,9 +41,29 @@ REGRESSIONS = [
 ]
 
 
-def _failures(n: int, kind: str, seeds: range | list[int]) -> list[str]:
+# Seeds found failing and not fixed yet, (n, kind, seed, what goes wrong): pinned below as
+# strict xfails, so that every run says so and a fix shows up as XPASS (failing the run
+# until the seed moves to REGRESSIONS); the seed ranges above leave them to that test.
+# Found by make test-fuzz (the first) and make test-slow (the others): with validators
+# voting for blocks nobody has, the honest ones commit nothing for 30-50 s after a
+# partition heals.
+OPEN = [
+    (7, "unknown_blocks", 20261130026, "liveness: no commit for 37 s after the partition heals"),
+    (7, "unknown_blocks", 79, "liveness: no commit for 35 s after the partition heals"),
+    (7, "unknown_blocks", 193, "liveness: no commit for 34 s after the partition heals"),
+    (10, "unknown_blocks", 38, "liveness: no commit for 33 s after the partition heals"),
+    (10, "unknown_blocks", 139, "liveness: no commit for 38 s after the partition heals"),
+    (10, "unknown_blocks", 173, "liveness: no commit for 52 s after the partition heals"),
+]
+OPEN_SEEDS = {r[:3] for r in OPEN}
+
+
+def _failures(n: int, kind: str, seeds: range | list[int], *, open_too: bool = False) -> list[str]:
+    """What went wrong with each seed (the OPEN ones only with `open_too`)."""
     failures = []
     for seed in seeds:
+        if (n, kind, seed) in OPEN_SEEDS and not open_too:
+            continue
         try:
             result = run_cluster(n, seed, random_faults(n, seed, kind))
         except Exception as exc:  # a crash inside the run is a failing seed too
@@ -80,12 +100,6 @@ def test_safety_and_liveness_on_fresh_seeds(n: int, kind: str, fuzz_seed: int) -
     assert not failures, "pin these seeds in REGRESSIONS:\n" + "\n".join(failures)
 
 
-# Seeds found failing (by make test-fuzz) and not fixed yet: pinned as strict xfails, so
-# that the run says so and a fix shows up as XPASS, failing the run until the seed moves
-# to REGRESSIONS.
-OPEN = [
-    (7, "unknown_blocks", 20261130026, "liveness: no commit for 37 s after the partition heals"),
-]
 PINNED = [r[:3] for r in REGRESSIONS] + [
     pytest.param(*r[:3], marks=pytest.mark.xfail(strict=True, reason=f"open: {r[3]}")) for r in OPEN
 ]
@@ -93,7 +107,7 @@ PINNED = [r[:3] for r in REGRESSIONS] + [
 
 @pytest.mark.parametrize(("n", "kind", "seed"), PINNED)
 def test_pinned_regressions(n: int, kind: str, seed: int) -> None:
-    assert _failures(n, kind, [seed]) == []
+    assert _failures(n, kind, [seed], open_too=True) == []
 
 
 def test_runs_are_deterministic() -> None:
