@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from peerchain.cli import eventloop
+from peerchain.cli.logs import announce, json_logs, log_format_option, use_log_format
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
 from peerchain.drivers.clock import SystemClock
@@ -89,6 +90,7 @@ def load_or_create_dev_genesis(
     default=None,
     help="Answer as Hardhat Network does where test suites check (see README).",
 )
+@log_format_option
 def dev(
     datadir: Path,
     host: str,
@@ -101,8 +103,10 @@ def dev(
     load_state: Path | None,
     dump_state: Path | None,
     compat: str | None,
+    log_format: str,
 ) -> None:
     """Run a single development node with prefunded accounts."""
+    use_log_format(log_format)
     keys = dev_private_keys(n_accounts)
     addresses = [private_key_to_address(k) for k in keys]
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
@@ -175,24 +179,25 @@ async def _run(
             _write_state(options.dump_state, node.dump_state())
     finally:
         store.close()
-    click.echo("stopped")
+    announce("stopped")
 
 
 def _print_banner(
     node: DevNode, keys: list[bytes], host: str, port: int, block_time: float
 ) -> None:
     mode = f"a block every {block_time:g}s" if block_time > 0 else "automine"
-    click.echo(f"PeerChain dev node, chain id {node.chain_id}, head block {node.block_number()}")
-    click.echo(f"JSON-RPC: http://{host}:{port}  WebSocket: ws://{host}:{port}  ({mode})")
-    click.echo(f"Explorer: http://{host}:{port}/")
-    click.echo("Accounts (do not use these keys on any public network):")
+    announce(f"PeerChain dev node, chain id {node.chain_id}, head block {node.block_number()}")
+    announce(f"JSON-RPC: http://{host}:{port}  WebSocket: ws://{host}:{port}  ({mode})")
+    announce(f"Explorer: http://{host}:{port}/")
+    announce("Accounts (do not use these keys on any public network):")
     for i, key in enumerate(keys):
-        click.echo(f"  ({i}) 0x{private_key_to_address(key).hex()}  key 0x{key.hex()}")
-    click.echo("", nl=True)
+        announce(f"  ({i}) 0x{private_key_to_address(key).hex()}  key 0x{key.hex()}")
+    if not json_logs():
+        click.echo("")
 
 
 def _write_state(path: Path, document: Any) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(document, indent=1))
     tmp.replace(path)
-    click.echo(f"state written to {path}")
+    announce(f"state written to {path}")

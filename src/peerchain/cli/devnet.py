@@ -1,24 +1,31 @@
 """`peerchain devnet`: a local N-validator network, one process per validator.
 
 The first run writes keys, a genesis and a node.toml per validator under `--dir`; later
-runs resume from what is there. Logs go to `<dir>/node<i>/node.log`.
+runs resume from what is there. Logs go to `<dir>/node<i>/node.log`. The nodes run under
+a `Supervisor` (peerchain.cli.supervisor); `devnet status|kill|restart|pause|resume` talk
+to it from another terminal.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
 from peerchain.cli.dev import ETHER
+from peerchain.cli.logs import announce, log_format_option, use_log_format
+from peerchain.cli.rpcclient import RpcClient, RpcError
+from peerchain.cli.supervisor import NodeSpec, Supervisor, request
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import ConsensusTimeouts, dev_genesis
 from peerchain.drivers.keystore import dev_private_keys
@@ -138,18 +145,33 @@ def create_devnet(
     return nodes
 
 
-def start_node(node: DevnetNode) -> subprocess.Popen[bytes]:
-    """Start one devnet node as a child process logging to node.log."""
-    log = (node.directory / "node.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, "-m", "peerchain.cli", "node", "--config", str(node.config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),
-    )
+def node_command(node: DevnetNode, log_level: str, log_format: str) -> list[str]:
+    """The command line that runs one devnet node."""
+    return [
+        sys.executable,
+        "-m",
+        "peerchain.cli",
+        "--log-level",
+        log_level,
+        "node",
+        "--config",
+        str(node.config),
+        "--log-format",
+        log_format,
+    ]
 
 
-@click.command()
+def _dir_option(function: Any) -> Any:
+    return click.option(
+        "--dir",
+        "directory",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The devnet's directory (default: that of `peerchain devnet`, .peerchain/devnet).",
+    )(function)
+
+
+@click.group(invoke_without_command=True)
 @click.option("-n", "validators", default=4, show_default=True, help="Number of validators.")
 @click.option(
     "--dir",
@@ -161,42 +183,171 @@ def start_node(node: DevnetNode) -> subprocess.Popen[bytes]:
 )
 @click.option("--p2p-port", default=26656, show_default=True, help="First peer-to-peer port.")
 @click.option("--rpc-port", default=8545, show_default=True, help="First JSON-RPC port.")
-def devnet(validators: int, directory: Path, p2p_port: int, rpc_port: int) -> None:
-    """Run a local network of N validators, one process each, until Ctrl-C."""
+@log_format_option
+@click.pass_context
+def devnet(
+    ctx: click.Context,
+    validators: int,
+    directory: Path,
+    p2p_port: int,
+    rpc_port: int,
+    log_format: str,
+) -> None:
+    """Run a local network of N validators, one process each, until Ctrl-C.
+
+    A node that dies is reported and the others keep running. From another terminal,
+    `peerchain devnet status | kill N | restart N | pause N | resume N` act on the
+    devnet running from the same --dir.
+    """
+    ctx.ensure_object(dict)["devnet_dir"] = directory
+    if ctx.invoked_subcommand is not None:
+        return
     if validators < 1:
         raise click.BadParameter("need at least one validator")
+    use_log_format(log_format)
+    log_level = str(ctx.find_root().params.get("log_level", "info"))
     nodes = create_devnet(directory, validators, p2p_port=p2p_port, rpc_port=rpc_port)
-    procs = {node.index: start_node(node) for node in nodes}
-    click.echo(f"PeerChain devnet: {len(nodes)} validators, files in {directory}")
+    specs = [
+        NodeSpec(
+            node.index,
+            node_command(node, log_level, log_format),
+            node.directory / "node.log",
+            node.rpc_url,
+        )
+        for node in nodes
+    ]
+    announce(f"PeerChain devnet: {len(nodes)} validators, files in {directory}")
     for node in nodes:
-        click.echo(
+        announce(
             f"  node{node.index}  JSON-RPC and explorer {node.rpc_url}  "
             f"log {node.directory}/node.log"
         )
-    click.echo("Dev accounts are prefunded (see `peerchain dev` for their keys). Ctrl-C stops.")
-    stopping = False
+    announce(
+        "Dev accounts are prefunded (see `peerchain dev` for their keys). Ctrl-C stops.\n"
+        f"From another terminal: peerchain devnet status|kill N|restart N|pause N|resume N "
+        f"--dir {directory}"
+    )
+    asyncio.run(_supervise(directory, specs))
+    announce("devnet stopped")
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        for index, proc in procs.items():
-            if proc.poll() is not None:
-                click.echo(
-                    f"node{index} exited with status {proc.returncode}; "
-                    f"see {nodes[index].directory}/node.log"
-                )
-                stopping = True
-        time.sleep(0.5)
-    for proc in procs.values():
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs.values():
+async def _supervise(directory: Path, specs: list[NodeSpec]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await Supervisor(directory, specs, announce).run(stop)
+
+
+def _control(ctx: click.Context, directory: Path | None, command: str, index: int) -> str:
+    chosen = directory or ctx.obj["devnet_dir"]
+    answer = request(chosen, {"command": command, "node": index})
+    return str(answer["message"])
+
+
+@devnet.command("kill")
+@click.argument("index", type=int, metavar="N")
+@_dir_option
+@click.pass_context
+def kill_node(ctx: click.Context, index: int, directory: Path | None) -> None:
+    """Kill node N of the running devnet with SIGKILL, as in a crash."""
+    click.echo(_control(ctx, directory, "kill", index))
+
+
+@devnet.command("pause")
+@click.argument("index", type=int, metavar="N")
+@_dir_option
+@click.pass_context
+def pause_node(ctx: click.Context, index: int, directory: Path | None) -> None:
+    """Freeze node N (SIGSTOP): it keeps its connections but answers nothing."""
+    click.echo(_control(ctx, directory, "pause", index))
+
+
+@devnet.command("resume")
+@click.argument("index", type=int, metavar="N")
+@_dir_option
+@click.pass_context
+def resume_node(ctx: click.Context, index: int, directory: Path | None) -> None:
+    """Let a paused node N run again (SIGCONT)."""
+    click.echo(_control(ctx, directory, "resume", index))
+
+
+@devnet.command("restart")
+@click.argument("index", type=int, metavar="N")
+@_dir_option
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for its JSON-RPC to answer (0: do not wait).",
+)
+@click.pass_context
+def restart_node(
+    ctx: click.Context, index: int, directory: Path | None, wait_seconds: float
+) -> None:
+    """Stop node N if it runs (SIGTERM) and start it again."""
+    click.echo(_control(ctx, directory, "restart", index))
+    if wait_seconds <= 0:
+        return
+    status = request(directory or ctx.obj["devnet_dir"], {"command": "status"})
+    url = next(n["rpcUrl"] for n in status["nodes"] if n["index"] == index)
+    deadline = time.monotonic() + wait_seconds
+    while True:
         try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    click.echo("devnet stopped")
+            height = int(RpcClient(url, timeout=2).request("eth_blockNumber"), 16)
+        except RpcError:
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"node{index} did not answer at {url} within {wait_seconds:g}s; "
+                    "see its log (peerchain devnet status)"
+                ) from None
+            time.sleep(0.5)
+        else:
+            click.echo(f"node{index} answers at {url}, head block {height}")
+            return
+
+
+@devnet.command("status")
+@_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def devnet_status(ctx: click.Context, directory: Path | None, as_json: bool) -> None:
+    """List the running devnet's nodes: pid, state, height, peers, JSON-RPC address."""
+    chosen = directory or ctx.obj["devnet_dir"]
+    answer = request(chosen, {"command": "status"})
+    nodes = answer["nodes"]
+    with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+        chains = list(pool.map(_chain_status, nodes))
+    for node, chain in zip(nodes, chains, strict=True):
+        node.update(chain)
+    if as_json:
+        click.echo(json.dumps({"supervisor": answer["supervisor"], "nodes": nodes}, indent=2))
+        return
+    click.echo(f"devnet in {chosen} (supervisor pid {answer['supervisor']})")
+    click.echo(f"{'node':<6}{'pid':<9}{'state':<9}{'height':<8}{'peers':<7}JSON-RPC")
+    for node in nodes:
+        note = f"  ({node['exit']})" if node["exit"] and node["state"] != "running" else ""
+        click.echo(
+            f"{'node' + str(node['index']):<6}{_shown(node['pid']):<9}{node['state']:<9}"
+            f"{_shown(node['height']):<8}{_shown(node['peers']):<7}{node['rpcUrl']}{note}"
+        )
+
+
+def _shown(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def _chain_status(node: dict[str, Any]) -> dict[str, int | None]:
+    """Height and peer count of a running node over JSON-RPC (None when it does not
+    answer in time, e.g. paused)."""
+    if node["state"] != "running":
+        return {"height": None, "peers": None}
+    client = RpcClient(node["rpcUrl"], timeout=2)
+    try:
+        return {
+            "height": int(client.request("eth_blockNumber"), 16),
+            "peers": int(client.request("net_peerCount"), 16),
+        }
+    except (RpcError, TypeError, ValueError):
+        return {"height": None, "peers": None}

@@ -11,6 +11,7 @@ import click
 from peerchain.cli import eventloop
 from peerchain.cli.config import NodeConfig, load_node_config, read_hex_key
 from peerchain.cli.init import read_genesis_file
+from peerchain.cli.logs import announce, json_logs, log_format_option, use_log_format
 from peerchain.cli.progress import SyncProgress
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.genesis import parse_genesis
@@ -42,8 +43,10 @@ from peerchain.rpc.server import RpcConfig, serve
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="The node's node.toml.",
 )
-def node(config_path: Path) -> None:
+@log_format_option
+def node(config_path: Path, log_format: str) -> None:
     """Run a validator or observer node of a BFT network."""
+    use_log_format(log_format)
     eventloop.run(run_node(load_node_config(config_path)))
 
 
@@ -92,8 +95,8 @@ async def run_node(config: NodeConfig) -> None:
         node = ConsensusNode(ledger, clock, network, wal, genesis.timeouts, key, signer=signer)
         restored = node.restore_journal(TxJournalFile(config.datadir / JOURNAL_FILE))
         if restored:
-            click.echo(f"{restored} pending transactions restored from the journal")
-        with SyncProgress(node):
+            announce(f"{restored} pending transactions restored from the journal")
+        with SyncProgress(node, enabled=not json_logs()):
             await node.start()
             server = await serve(
                 node,
@@ -107,12 +110,12 @@ async def run_node(config: NodeConfig) -> None:
             )
             register_network_methods(server, node, admin=config.admin_rpc)
             role = f"validator 0x{node.address.hex()}" if node.address else "observer"
-            click.echo(
+            announce(
                 f"PeerChain node {network.address} ({role}), chain id {genesis.chain_id}, "
                 f"head block {ledger.head.number}"
             )
-            click.echo(f"JSON-RPC: http://{config.rpc_host}:{server.port}")
-            click.echo(f"Explorer: http://{config.rpc_host}:{server.port}/")
+            announce(f"JSON-RPC: http://{config.rpc_host}:{server.port}")
+            announce(f"Explorer: http://{config.rpc_host}:{server.port}/")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -122,4 +125,4 @@ async def run_node(config: NodeConfig) -> None:
             await node.stop()
     finally:
         store.close()
-    click.echo("stopped")
+    announce("stopped")

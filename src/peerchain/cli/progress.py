@@ -17,10 +17,12 @@ from peerchain.node.validator import ConsensusNode
 
 
 class SyncProgress:
-    """Show a progress bar while the node block-syncs."""
+    """Show a progress bar while the node block-syncs (unless `enabled` is False, as with
+    JSON logs, where the log says where block sync is)."""
 
-    def __init__(self, node: ConsensusNode) -> None:
+    def __init__(self, node: ConsensusNode, *, enabled: bool = True) -> None:
         self.node = node
+        self.enabled = enabled
         self.progress = Progress(
             TextColumn("block sync"),
             BarColumn(),
@@ -30,6 +32,9 @@ class SyncProgress:
         self.task = self.progress.add_task("sync", total=None)
 
     def __enter__(self) -> SyncProgress:
+        if not self.enabled:
+            return self
+
         def update(height: int, target: int) -> None:
             if not self.progress.live.is_started:
                 self.progress.start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -12,14 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): be killed when the process that started it dies,
-    so that a test run killed outright leaves no node running."""
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
+from peerchain.drivers.process import child_preexec
 
 # Consecutive port blocks are looked for below the kernel's ephemeral range, so that
 # outgoing connections do not take them between the check and the node's bind.
@@ -90,7 +82,7 @@ class NodeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=child_preexec(),
         )
         threading.Thread(target=self._pump, args=(self.proc, self._ready), daemon=True).start()
         return self
