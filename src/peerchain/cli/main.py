@@ -9,6 +9,7 @@ import click
 
 from peerchain import __version__
 from peerchain.cli.accounts import account
+from peerchain.cli.archive import export, import_
 from peerchain.cli.client import call, deploy, send, status
 from peerchain.cli.contracts import compile_command
 from peerchain.cli.db import db
@@ -36,7 +37,8 @@ def cli(log_level: str) -> None:
 
 
 for command in (
-    dev, devnet, init, node, account, db, send, call, compile_command, deploy, status, validators,
+    dev, devnet, init, node, export, import_, account, db, send, call, compile_command,
+    deploy, status, validators,
 ):  # fmt: skip
     cli.add_command(command)
 

@@ -1,4 +1,5 @@
-"""Progress bars of the command line (rich): block sync of a node, `peerchain db check`."""
+"""Progress bars of the command line (rich; the only module that imports it): a starting
+node's block sync, `peerchain db check`, chain export and import. They draw on stderr."""
 
 from __future__ import annotations
 
@@ -8,12 +9,29 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
 from peerchain.node.validator import ConsensusNode
+
+
+def block_progress(verb: str) -> Progress:
+    """A bar over a number of blocks: done/total, percent, the task's `detail` field,
+    elapsed and remaining time. Add the task with `detail=""`."""
+    return Progress(
+        TextColumn(f"[bold]{verb}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("blocks"),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
 
 
 class SyncProgress:

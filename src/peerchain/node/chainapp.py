@@ -199,10 +199,7 @@ class ChainApplication:
         peer's fault). A certified block that this node cannot execute is this node's
         fault, not the peer's: that raises LocalFaultError (see `_check_certified`)."""
         try:
-            if certificate.height != height or certificate.block_hash != block.hash:
-                raise InvalidMessage("certificate is for another block")
-            verify_certificate(certificate, self._set_of(height), self.ledger.chain_id)
-            self.check_value(block)
+            self.check_certificate(height, block, certificate)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             log.warning("rejecting synced block %d: %s", height, exc)
             return False
@@ -227,6 +224,28 @@ class ChainApplication:
                     RESYNC,
                 )
             ) from exc
+
+    def check_certificate(
+        self, height: int, block: BlockValue, certificate: CommitCertificate
+    ) -> None:
+        """The checks of a block that comes with its certificate that need no execution:
+        the certificate is for this block and holds more than 2/3 of the power of the
+        height's validator set, and the bytes are the block it names. Raises
+        InvalidMessage (PeerChainError while that set is not known)."""
+        if certificate.height != height or certificate.block_hash != block.hash:
+            raise InvalidMessage("certificate is for another block")
+        verify_certificate(certificate, self._set_of(height), self.ledger.chain_id)
+        self.check_value(block)
+
+    def check_certified(
+        self, height: int, block: BlockValue, certificate: CommitCertificate
+    ) -> None:
+        """Every check of a block from outside the network (chain import): the certificate
+        and bytes, then its execution against its header on our head. Raises InvalidBlock,
+        InvalidMessage or DecodeError; reports no local fault, since a file (unlike a
+        quorum of validators) can be wrong."""
+        self.check_certificate(height, block, certificate)
+        self._check(height, block, certificate)
 
     # --- checks ---------------------------------------------------------------------------
     def _set_of(self, height: int) -> ValidatorSet:
