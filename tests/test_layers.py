@@ -56,6 +56,7 @@ OWNERS: dict[str, str] = {
     "aiohttp": "rpc.server",
     "orjson": "rpc.jsoncodec",
     "uvloop": "cli.eventloop",
+    "prometheus_client": "node.metrics",
     # the command line: every command module is made of click decorators
     "click": "cli",
     "rich": "cli.progress",

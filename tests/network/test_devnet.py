@@ -1,12 +1,16 @@
 """A 4-validator devnet of real processes (written by the code of `peerchain devnet`),
 driven with web3.py: agreement on blocks and state, an observer that finds the network
-from one address and syncs, and hostile peers that get banned while blocks keep coming."""
+from one address and syncs, hostile peers that get banned while blocks keep coming, and the
+operators' endpoints (/metrics, /health, /ready) of a running validator."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from hexbytes import HexBytes
+from prometheus_client.parser import text_string_to_metric_families
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
@@ -359,3 +364,61 @@ async def _next_messages(link: RawPeer) -> list[Any]:
         data = await asyncio.wait_for(link.reader.read(65536), 20)
     assert data, "the node closed the link"
     return list(link.channel.receive_data(data))
+
+
+def scrape(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """A node's /metrics parsed by prometheus-client: name -> {sorted labels: value}."""
+    with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+        assert response.headers["Content-Type"].startswith("text/plain")
+        text = response.read().decode()
+    found: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def http_json(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_operators_scrape_metrics_and_ask_for_health_and_readiness(devnet: Devnet) -> None:
+    url = devnet.nodes[2].rpc_url
+    start = devnet.height(2)
+    number = wait_for_receipts(devnet, send_transfer(devnet, via=2, value=3), VALIDATORS)
+    devnet.wait_for_height([2], max(start, number) + 2, timeout=30)
+    metrics = scrape(url)
+    height = metrics["ethereum_blockchain_height"][()]
+    assert height >= number + 2
+    assert metrics["ethereum_best_known_block_number"][()] >= height
+    assert metrics["ethereum_peer_count"][()] >= len(VALIDATORS) - 1
+    assert metrics["ethereum_peer_limit"][()] >= metrics["ethereum_peer_count"][()]
+    assert metrics["peerchain_consensus_height"][()] >= height
+    assert metrics["peerchain_consensus_validators"][()] == len(VALIDATORS)
+    assert metrics["peerchain_node_fault"][()] == 0
+    assert metrics["peerchain_mempool_admitted_total"][()] >= 1
+    rounds = metrics["peerchain_consensus_rounds_per_height_count"][()]
+    assert rounds >= height - 2  # every block since the node started but its first
+    assert metrics["peerchain_consensus_block_interval_seconds_count"][()] >= rounds
+    validators = {v["address"] for v in devnet.rpc(0, "peerchain_validators")}
+    missed = metrics.get("peerchain_consensus_missed_blocks_total", {})
+    assert {dict(labels)["validator"] for labels in missed} <= validators
+    assert sum(missed.values()) <= rounds  # at most one of four signatures may be absent
+    for direction in ("in", "out"):
+        key = (("channel", "consensus"), ("direction", direction))
+        assert metrics["peerchain_p2p_messages_total"][key] > 0
+        assert metrics["peerchain_p2p_message_bytes_total"][key] > 0
+    calls = metrics["peerchain_rpc_requests_total"]
+    assert calls[(("method", "eth_sendRawTransaction"), ("outcome", "ok"))] >= 1
+
+    status, live = http_json(url + "/health")
+    assert status == 200 and live["status"] == "ok" and live["fault"] is None
+    status, ready = http_json(url + "/ready")
+    assert status == 200 and ready["ready"] is True and ready["minPeers"] == 1, ready
+    status, ready = http_json(url + "/ready?minPeers=50")
+    assert status == 503 and ready["ready"] is False
+    assert any("50 wanted" in reason for reason in ready["reasons"]), ready

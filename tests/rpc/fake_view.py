@@ -33,6 +33,7 @@ from peerchain.node.view import (
     FeeHistory,
     LocalFault,
     LogFilter,
+    NodeHealth,
     NodeView,
     StorageProof,
     SubscriptionKind,
@@ -230,6 +231,10 @@ class FakeNodeView:
 
     def fault(self) -> LocalFault | None:
         return self.local_fault
+
+    def health(self) -> NodeHealth:
+        line = None if self.local_fault is None else self.local_fault.line()
+        return NodeHealth(self.head.number, self.head.number, 0, False, line, networked=False)
 
     # --- blocks and transactions -----------------------------------------------------
     def block_number(self) -> int:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from peerchain.node.view import NodeView
+from peerchain.node.view import MetricsExporter, NodeView
 from peerchain.rpc import RpcConfig, create_app
 from peerchain.rpc.api import build_dispatcher
 from peerchain.rpc.dispatch import CallContext, Dispatcher
@@ -55,12 +55,15 @@ class Rpc:
 
 
 @contextmanager
-def live_app(view: NodeView, config: RpcConfig | None = None) -> Iterator[LiveApp]:
+def live_app(
+    view: NodeView, config: RpcConfig | None = None, metrics: MetricsExporter | None = None
+) -> Iterator[LiveApp]:
     """A running app with a test client, on its own event loop, for sync tests."""
     loop = asyncio.new_event_loop()
 
     async def start() -> TestClient:
-        client = TestClient(TestServer(create_app(view, config or RpcConfig())))
+        app = create_app(view, config or RpcConfig(), metrics=metrics)
+        client = TestClient(TestServer(app))
         await client.start_server()
         return client
 
@@ -87,6 +90,15 @@ class LiveApp:
         async def go(client: TestClient) -> tuple[int, bytes]:
             async with client.post("/", data=body, headers=sent) as response:
                 return response.status, await response.read()
+
+        return self.run(go)
+
+    def get(self, path: str) -> tuple[int, str, bytes]:
+        """GET `path`: status, content type and body."""
+
+        async def go(client: TestClient) -> tuple[int, str, bytes]:
+            async with client.get(path) as response:
+                return response.status, response.headers["Content-Type"], await response.read()
 
         return self.run(go)
 

@@ -10,6 +10,8 @@
     persistent = []                        # peers to keep reconnecting to
     validator_key = "validator.key"        # hex secp256k1 key file; omit for an observer
     admin_rpc = false                      # enable admin_ methods
+    metrics = "127.0.0.1:9100"             # /metrics, /health, /ready on their own (optional;
+                                           # the JSON-RPC port serves them too)
 
 Relative paths are taken from the directory of the file.
 """
@@ -42,6 +44,7 @@ class NodeConfig:
     persistent: tuple[PeerAddress, ...]
     validator_key: Path | None
     admin_rpc: bool
+    metrics: tuple[str, int] | None = None
 
 
 def _endpoint(value: object, name: str) -> tuple[str, int]:
@@ -82,6 +85,7 @@ def load_node_config(path: Path) -> NodeConfig:
         "persistent",
         "validator_key",
         "admin_rpc",
+        "metrics",
     }
     unknown = set(raw) - known
     if unknown:
@@ -108,6 +112,7 @@ def load_node_config(path: Path) -> NodeConfig:
         persistent=_addresses(raw.get("persistent", []), "persistent"),
         validator_key=base / str(key) if key else None,
         admin_rpc=bool(raw.get("admin_rpc", False)),
+        metrics=_endpoint(raw["metrics"], "metrics") if "metrics" in raw else None,
     )
 
 

@@ -165,12 +165,14 @@ async def _run(
             node,
             RpcConfig(host=host, port=port, cors_origins=options.cors_origins),
             explorer_dir=STATIC_DIR,
+            metrics=node.metrics,
         )
-        _print_banner(node, keys, host, port, block_time)
+        # Set before the banner: whoever waits for it may stop us at once.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        _print_banner(node, keys, host, port, block_time)
         miner = asyncio.create_task(node.run())
         await stop.wait()
         miner.cancel()

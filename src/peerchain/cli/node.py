@@ -29,10 +29,12 @@ from peerchain.drivers.wal import WalFile
 from peerchain.explorer import STATIC_DIR
 from peerchain.node.integrity import check_head
 from peerchain.node.ledger import Ledger
+from peerchain.node.metrics import NodeMetrics
 from peerchain.node.network import Network, NetworkConfig
+from peerchain.node.traffic import MeteredTransport, meter_bans
 from peerchain.node.validator import ConsensusNode
 from peerchain.rpc.peerchain import register_network_methods
-from peerchain.rpc.server import RpcConfig, serve
+from peerchain.rpc.server import RpcConfig, serve, serve_operator
 
 
 @click.command()
@@ -66,9 +68,13 @@ async def run_node(config: NodeConfig) -> None:
         ledger = Ledger(store, genesis)
         check_head(ledger, certified=True)
         identity = load_or_create_node_key(config.datadir / "node.key")
-        transport = TcpTransport(
-            identity,
-            TransportConfig(listen_host=config.listen_host, listen_port=config.listen_port),
+        metrics = NodeMetrics()
+        transport = MeteredTransport(
+            TcpTransport(
+                identity,
+                TransportConfig(listen_host=config.listen_host, listen_port=config.listen_port),
+            ),
+            metrics,
         )
         network = Network(
             identity,
@@ -88,11 +94,14 @@ async def run_node(config: NodeConfig) -> None:
             clock,
             height=ledger.head.number,
         )
+        meter_bans(network, metrics)
         wal = WalFile(config.datadir / "consensus.wal")
         signer = None
         if config.validator_key is not None:
             signer = LastSignedFile(last_signed_path(config.validator_key))
-        node = ConsensusNode(ledger, clock, network, wal, genesis.timeouts, key, signer=signer)
+        node = ConsensusNode(
+            ledger, clock, network, wal, genesis.timeouts, key, signer=signer, metrics=metrics
+        )
         restored = node.restore_journal(TxJournalFile(config.datadir / JOURNAL_FILE))
         if restored:
             announce(f"{restored} pending transactions restored from the journal")
@@ -107,8 +116,18 @@ async def run_node(config: NodeConfig) -> None:
                     dev_methods=False,
                 ),
                 explorer_dir=STATIC_DIR,
+                metrics=metrics,
             )
             register_network_methods(server, node, admin=config.admin_rpc)
+            operator = None
+            if config.metrics is not None:
+                host, port = config.metrics
+                operator = await serve_operator(node, metrics, host, port)
+            # Set before the banner: whoever waits for it may stop us at once.
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
             role = f"validator 0x{node.address.hex()}" if node.address else "observer"
             announce(
                 f"PeerChain node {network.address} ({role}), chain id {genesis.chain_id}, "
@@ -116,11 +135,11 @@ async def run_node(config: NodeConfig) -> None:
             )
             announce(f"JSON-RPC: http://{config.rpc_host}:{server.port}")
             announce(f"Explorer: http://{config.rpc_host}:{server.port}/")
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, stop.set)
+            if operator is not None and config.metrics is not None:
+                announce(f"Metrics: http://{config.metrics[0]}:{operator.port}/metrics")
             await stop.wait()
+            if operator is not None:
+                await operator.close()
             await server.close()
             await node.stop()
     finally:

@@ -18,6 +18,7 @@ from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
+from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.ports import TxJournal
 from peerchain.node.view import (
     AccessListResult,
@@ -29,6 +30,7 @@ from peerchain.node.view import (
     LocalFault,
     LocalFaultError,
     LogFilter,
+    NodeHealth,
     StateOverrides,
     SubscriptionKind,
     SyncStatus,
@@ -48,14 +50,23 @@ class NotSupported(PeerChainError):
 
 
 class ChainView:
-    """Reads over a ledger and mempool; publishes chain events through `events`."""
+    """Reads over a ledger and mempool; publishes chain events through `events`; counts
+    what happens in `metrics` (its own registry unless one is given)."""
 
-    def __init__(self, ledger: Ledger, mempool: Mempool, events: EventHub) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mempool: Mempool,
+        events: EventHub,
+        metrics: NodeMetrics | None = None,
+    ) -> None:
         self.ledger = ledger
         self.mempool = mempool
         self.events = events
         self._journal: TxJournal | None = None
         self._journaled: dict[bytes, bytes] = {}  # local transactions still waiting
+        self.metrics = metrics if metrics is not None else NodeMetrics()
+        self.metrics.sample_from(self.metrics_sample)
 
     # --- identity -------------------------------------------------------------
     @property
@@ -74,6 +85,27 @@ class ChainView:
 
     def fault(self) -> LocalFault | None:
         return self.ledger.faults.current
+
+    def health(self) -> NodeHealth:
+        head = self.ledger.head.number
+        return NodeHealth(head, head, 0, False, self.fault_line(), networked=False)
+
+    def fault_line(self) -> str | None:
+        """The local fault that stopped the node in one line (what, and what to do)."""
+        fault = self.fault()
+        return None if fault is None else fault.line()
+
+    def metrics_sample(self) -> NodeSample:
+        """What the metrics read from the node at each scrape."""
+        health = self.health()
+        return NodeSample(
+            height=health.block_number,
+            best_known=health.highest_block,
+            peers=health.peers,
+            peer_limit=0,
+            mempool_size=len(self.mempool),
+            fault=health.fault is not None,
+        )
 
     # --- blocks ---------------------------------------------------------------
     def block_number(self) -> int:
@@ -248,7 +280,16 @@ class ChainView:
         Raises LocalFaultError once a local fault stopped the node (it would never be
         included)."""
         self.check_running()
-        return self.admit(decode_transaction(raw, self.chain_id))
+        return self.admit(self.decode_raw(raw))
+
+    def decode_raw(self, raw: bytes) -> Transaction:
+        """Decode a signed transaction of this chain (sender recovered); a refusal is
+        counted in the metrics. Raises DecodeError or InvalidTransaction."""
+        try:
+            return decode_transaction(raw, self.chain_id)
+        except (DecodeError, InvalidTransaction) as exc:
+            self.metrics.transaction_rejected(exc)
+            raise
 
     def check_running(self) -> None:
         """Raise LocalFaultError if a local fault stopped this node."""
@@ -259,12 +300,17 @@ class ChainView:
     def admit(self, tx: Transaction) -> Transaction:
         """Check a decoded transaction against the head and add it to the mempool; announce
         it. Raises InvalidTransaction."""
-        self.mempool.add(
-            tx,
-            account=self.ledger.account_state(tx.sender),
-            base_fee=self.next_base_fee(),
-            block_gas_limit=self.ledger.head.gas_limit,
-        )
+        try:
+            self.mempool.add(
+                tx,
+                account=self.ledger.account_state(tx.sender),
+                base_fee=self.next_base_fee(),
+                block_gas_limit=self.ledger.head.gas_limit,
+            )
+        except InvalidTransaction as exc:
+            self.metrics.transaction_rejected(exc)
+            raise
+        self.metrics.transaction_admitted()
         self.events.publish("newPendingTransactions", tx)
         return tx
 
@@ -326,8 +372,9 @@ class ChainView:
         return self.events.subscribe(kind, callback)
 
     def publish_block(self, block: Block) -> None:
-        """Announce a newly committed block to subscribers (and keep the mempool journal
-        to what still waits)."""
+        """Announce a newly committed block to subscribers and the metrics (and keep the
+        mempool journal to what still waits)."""
+        self.metrics.block_committed(block.header)
         self._rotate_journal()
         self.events.publish("newHeads", block.header)
         logs = self.ledger.block_logs(block.hash)

@@ -24,7 +24,6 @@ from peerchain.core.transactions import (
     IMPERSONATED_S,
     Transaction,
     UnsignedTransaction,
-    decode_transaction,
     impersonate_transaction,
     sign_transaction,
 )
@@ -184,7 +183,7 @@ class DevNode(ChainView):
         return executed.block
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
-        tx = decode_transaction(raw, self.chain_id)
+        tx = self.decode_raw(raw)
         if tx.s == IMPERSONATED_S:
             raise InvalidTransaction(
                 "a signature with s = 1 is reserved for impersonated transactions on dev nodes"

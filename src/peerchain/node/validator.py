@@ -49,7 +49,7 @@ from peerchain.core.consensus.reactor import (
 from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.wire import ConsensusMessage, decode_message, encode_message
 from peerchain.core.crypto import private_key_to_address
-from peerchain.core.errors import DecodeError, InvalidTransaction
+from peerchain.core.errors import DecodeError, InvalidTransaction, PeerChainError
 from peerchain.core.faults import LocalFault, LocalFaultError
 from peerchain.core.genesis import ZERO_ADDRESS, ConsensusTimeouts
 from peerchain.core.governance import OpenProposal
@@ -64,10 +64,11 @@ from peerchain.node.events import EventHub
 from peerchain.node.evidence import EvidencePool
 from peerchain.node.evidencereport import EvidenceReporter
 from peerchain.node.ledger import Ledger
+from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
 from peerchain.node.validatorsets import ChainValidatorSets
-from peerchain.node.view import ConsensusState, PeerInfo, SyncStatus
+from peerchain.node.view import ConsensusState, NodeHealth, PeerInfo, SyncStatus
 
 log = logging.getLogger("peerchain.consensus")
 
@@ -95,8 +96,9 @@ class ConsensusNode(ChainView):
         timeouts: ConsensusTimeouts,
         private_key: bytes | None = None,
         signer: SignerState | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
-        super().__init__(ledger, Mempool(chain_id=ledger.chain_id), EventHub())
+        super().__init__(ledger, Mempool(chain_id=ledger.chain_id), EventHub(), metrics)
         self.clock = clock
         self.network = network
         self.wal = wal
@@ -314,12 +316,25 @@ class ConsensusNode(ChainView):
 
     def _on_commit(self, block: Block) -> None:
         self.publish_block(block)
+        self._measure_certificate(block.number - 1)  # its canonical one is in this block
         log.info(
             "committed block %d (%d txs) 0x%s",
             block.number,
             len(block.transactions),
             block.hash.hex()[:16],
         )
+
+    def _measure_certificate(self, number: int) -> None:
+        """Metrics: the rounds and missing signatures of block `number`'s certificate."""
+        certificate = self.app.certificate(number) if number >= 1 else None
+        if certificate is None:
+            return
+        try:
+            signers = self.validator_sets(number)
+        except PeerChainError:
+            return  # a local fault, reported where consensus needs the set
+        if signers is not None:
+            self.metrics.certificate_final(certificate, (v.address for v in signers))
 
     # --- network input --------------------------------------------------------------------
     def _on_network_message(self, peer: bytes, channel: Channel, payload: bytes) -> None:
@@ -453,6 +468,41 @@ class ConsensusNode(ChainView):
 
     def syncing(self) -> SyncStatus | None:
         return self._sync_status
+
+    def health(self) -> NodeHealth:
+        head = self.ledger.head.number
+        sync = self._sync_status
+        best = max(
+            head,
+            sync.highest_block if sync is not None else head,
+            *self.network.peer_heights().values(),
+        )
+        halted = self.reactor.halted
+        halt = f"consensus halted: {halted}" if halted is not None else None
+        fault = self.fault_line() or halt
+        return NodeHealth(head, best, self.peer_count(), self._sync_task is not None, fault, True)
+
+    def metrics_sample(self) -> NodeSample:
+        health = self.health()
+        config = self.network.config
+        machine = self.reactor.machine
+        try:
+            current = self.validator_sets(machine.height) if machine is not None else None
+        except PeerChainError:
+            current = None
+        return NodeSample(
+            height=health.block_number,
+            best_known=health.highest_block,
+            peers=health.peers,
+            peer_limit=config.max_inbound + config.max_outbound,
+            mempool_size=len(self.mempool),
+            fault=health.fault is not None,
+            consensus_height=machine.height if machine is not None else None,
+            consensus_round=machine.round if machine is not None else None,
+            validators=len(current) if current is not None else None,
+            evidence=len(self.evidence()),
+            banned_peers=len(self.network.scores.banned(self.clock.now())),
+        )
 
     def consensus_state(self) -> ConsensusState:
         machine = self.machine

@@ -127,6 +127,33 @@ class ConsensusState:
     fault: LocalFault | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NodeHealth:
+    """What `/health` and `/ready` judge a node by.
+
+    `highest_block` is the best height known (peers' reports, the block sync target; the
+    head on a dev node); `fault` the reason a local fault halted the node (corrupt or
+    unreadable data, a full disk, consensus halted), None while it is sound; `networked`
+    False for a dev node, which needs no peers to be ready."""
+
+    block_number: int
+    highest_block: int
+    peers: int
+    syncing: bool
+    fault: str | None
+    networked: bool
+
+
+class MetricsExporter(Protocol):
+    """A node's metrics as JSON-RPC serves and feeds them (peerchain.node.metrics)."""
+
+    def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition and its content type."""
+        ...
+
+    def rpc_called(self, method: str, seconds: float, failed: bool) -> None: ...
+
+
 class NetworkView(Protocol):
     """What a network node adds for the `peerchain_` and `admin_` methods."""
 
@@ -163,6 +190,10 @@ class NodeView(Protocol):
         """The local fault that stopped this node (it no longer signs, makes blocks or
         serves the damaged data; `LocalFault.line()` says what and what to do), or None
         while it is healthy. For health and readiness checks."""
+        ...
+
+    def health(self) -> NodeHealth:
+        """Liveness and readiness facts for `/health` and `/ready`."""
         ...
 
     # --- blocks and transactions -------------------------------------------

@@ -15,7 +15,10 @@ Routes:
   explorer directory, else 405. `GET /explorer/{name}`: the explorer's other files
   (only the files directly in that directory, read once at start), with a
   Content-Security-Policy that allows same-origin scripts, styles and connections only.
-- `GET /health`: `{"status": "ok", "blockNumber": N}`.
+- `GET /health` (live) and `GET /ready?minPeers=N&maxBlocksBehind=M` (ready to serve):
+  JSON, 200 or 503 (see peerchain.rpc.health); `GET /metrics`: Prometheus text, when
+  the app was given the node's metrics. `serve_operator` serves these three alone on
+  another address.
 - `OPTIONS /`: CORS preflight.
 
 Handlers call the `NodeView` on the event loop thread, one request at a time;
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +38,23 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from peerchain.node.view import NodeView
+from peerchain.node.view import MetricsExporter, NodeHealth, NodeView
 from peerchain.rpc.api import RpcConfig, build_dispatcher
 from peerchain.rpc.dispatch import CallContext, Dispatcher
 from peerchain.rpc.errors import INVALID_REQUEST
 from peerchain.rpc.filters import FilterManager
+from peerchain.rpc.health import liveness, readiness
 from peerchain.rpc.jsoncodec import encode_json
 
-__all__ = ["DISPATCHER", "RpcConfig", "RpcServer", "create_app", "dispatcher_of", "serve"]
+__all__ = [
+    "DISPATCHER",
+    "RpcConfig",
+    "RpcServer",
+    "create_app",
+    "dispatcher_of",
+    "serve",
+    "serve_operator",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +67,15 @@ _JSON_TYPES = {"application/json", "application/json-rpc", "application/jsonrequ
 
 
 def create_app(
-    view: NodeView, config: RpcConfig | None = None, *, explorer_dir: Path | None = None
+    view: NodeView,
+    config: RpcConfig | None = None,
+    *,
+    explorer_dir: Path | None = None,
+    metrics: MetricsExporter | None = None,
 ) -> web.Application:
     """An aiohttp application serving the JSON-RPC API of `view`, and the explorer's
-    files from `explorer_dir` (see `peerchain.explorer.STATIC_DIR`) when given.
+    files from `explorer_dir` (see `peerchain.explorer.STATIC_DIR`) when given; with
+    `metrics`, each call is counted there and `/metrics` serves them.
 
     Add methods later with `dispatcher_of(app).register_namespace(name, methods)`.
     Raises OSError when `explorer_dir` or its `index.html` cannot be read."""
@@ -65,6 +83,8 @@ def create_app(
     filters = FilterManager(timeout=config.filter_timeout)
     app = web.Application(client_max_size=config.max_body_bytes)
     app[DISPATCHER] = build_dispatcher(view, config, filters)
+    if metrics is not None:
+        app[DISPATCHER].on_call = metrics.rpc_called
     app[_CONFIG] = config
     app[_SOCKETS] = set()
     if explorer_dir is not None:
@@ -73,7 +93,7 @@ def create_app(
     app.router.add_post("/", _handle_http)
     app.router.add_get("/", _handle_get)
     app.router.add_route("OPTIONS", "/", _handle_preflight)
-    app.router.add_get("/health", _health(view))
+    _add_operator_routes(app, view, metrics)
 
     async def attach_filters(app: web.Application) -> Any:
         detach = filters.attach(view)
@@ -116,19 +136,38 @@ class RpcServer:
 
 
 async def serve(
-    view: NodeView, config: RpcConfig | None = None, *, explorer_dir: Path | None = None
+    view: NodeView,
+    config: RpcConfig | None = None,
+    *,
+    explorer_dir: Path | None = None,
+    metrics: MetricsExporter | None = None,
 ) -> RpcServer:
-    """Start serving `view` (and the explorer from `explorer_dir`, if given) on
-    `config.host:config.port`; stop with `await server.close()`."""
+    """Start serving `view` (and the explorer from `explorer_dir`, and `metrics`, if
+    given) on `config.host:config.port`; stop with `await server.close()`."""
     config = config or RpcConfig()
-    runner = web.AppRunner(create_app(view, config, explorer_dir=explorer_dir), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    server = RpcServer(runner)
+    app = create_app(view, config, explorer_dir=explorer_dir, metrics=metrics)
+    server = await _start(app, config.host, config.port)
     extra = ", explorer at /" if explorer_dir is not None else ""
     log.info("JSON-RPC on http://%s:%d (HTTP and WebSocket%s)", config.host, server.port, extra)
     return server
+
+
+async def serve_operator(
+    view: NodeView, metrics: MetricsExporter, host: str, port: int
+) -> RpcServer:
+    """Serve only `/metrics`, `/health` and `/ready` on `host:port` (node.toml `metrics`)."""
+    app = web.Application()
+    _add_operator_routes(app, view, metrics)
+    server = await _start(app, host, port)
+    log.info("metrics, health and readiness on http://%s:%d", host, server.port)
+    return server
+
+
+async def _start(app: web.Application, host: str, port: int) -> RpcServer:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return RpcServer(runner)
 
 
 # --- HTTP ----------------------------------------------------------------------------
@@ -208,16 +247,39 @@ async def _handle_preflight(request: web.Request) -> web.Response:
     return web.Response(status=204, headers=headers)
 
 
-def _health(view: NodeView) -> Any:
-    async def health(request: web.Request) -> web.Response:
-        try:
-            number = view.block_number()
-        except Exception:
-            log.exception("health check failed")
-            return web.json_response({"status": "unavailable"}, status=503)
-        return web.json_response({"status": "ok", "blockNumber": number})
+def _add_operator_routes(
+    app: web.Application, view: NodeView, metrics: MetricsExporter | None
+) -> None:
+    """`/health`, `/ready` and (with `metrics`) `/metrics`."""
 
-    return health
+    async def health(request: web.Request) -> web.Response:
+        return _judged(view, liveness)
+
+    async def ready(request: web.Request) -> web.Response:
+        return _judged(view, lambda facts: readiness(facts, request.query))
+
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", ready)
+    if metrics is not None:
+        exporter = metrics
+
+        async def scrape(request: web.Request) -> web.Response:
+            body, content_type = exporter.render()
+            return web.Response(body=body, headers={"Content-Type": content_type})
+
+        app.router.add_get("/metrics", scrape)
+
+
+def _judged(
+    view: NodeView, judge: Callable[[NodeHealth], tuple[int, dict[str, Any]]]
+) -> web.Response:
+    try:
+        facts = view.health()
+    except Exception:
+        log.exception("health check failed")
+        return web.json_response({"status": "unavailable", "ready": False}, status=503)
+    status, body = judge(facts)
+    return web.json_response(body, status=status)
 
 
 # --- Explorer files ------------------------------------------------------------------
