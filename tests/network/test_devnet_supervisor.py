@@ -1,7 +1,8 @@
 """`peerchain devnet` as users run it: four real node processes under the supervisor, a
 validator killed with SIGKILL from outside, another paused, while the rest commit blocks;
 the dead one is restarted with `peerchain devnet restart` and catches up to the same
-chain; Ctrl-C stops them all."""
+chain; a running validator's chain is exported and imported elsewhere; Ctrl-C stops them
+all."""
 
 from __future__ import annotations
 
@@ -89,6 +90,19 @@ def test_the_devnet_survives_a_killed_validator_and_restarts_it(tmp_path: Path) 
         net.wait_for_height([1], max(net.heights(others)), timeout=60)
         net.assert_same_chain(ALL, 1, min(net.heights(ALL)))
         last_pids = [n["pid"] for n in status(net.directory)]
+
+        # A hot backup: node0's chain exported while it runs, imported into a fresh
+        # directory, gives the blocks and state root the network has.
+        backup = tmp_path / "backup.export.gz"
+        data = net.nodes[0].directory / "data"
+        genesis = str(net.directory / "genesis.json")
+        out = peerchain("export", "--datadir", str(data), "--genesis", genesis, str(backup))
+        last = int(out.split("exported blocks 1..", 1)[1].split()[0])
+        restored = tmp_path / "restored"
+        out = peerchain("import", "--datadir", str(restored), "--genesis", genesis, str(backup))
+        block = net.block(1, last)
+        assert block is not None
+        assert f"head block {last} {block['hash']}, state root {block['stateRoot']}" in out, out
     except BaseException:
         supervisor.stop()
         raise
