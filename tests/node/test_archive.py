@@ -147,6 +147,8 @@ def test_round_trip_gives_the_same_blocks_certificates_and_state_root(
     assert f"imported {BLOCKS} blocks (0 already there)" in out
     assert f"head block {BLOCKS} 0x{head_hash.hex()}, state root 0x{head_root.hex()}" in out
     assert (fresh / "genesis.json").read_text() == genesis_file.read_text()
+    code, out = run("db", "check", "--datadir", fresh)  # what the import wrote is whole
+    assert code == 0 and "no damage found" in out, out
 
     # Run again (e.g. after an interruption): the blocks already there are skipped.
     code, out = run("import", "--datadir", fresh, file)

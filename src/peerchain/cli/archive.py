@@ -13,7 +13,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from peerchain.cli.init import read_genesis_file
+from peerchain.cli.init import find_genesis, read_genesis_file
 from peerchain.cli.progress import block_progress
 from peerchain.core.genesis import ZERO_ADDRESS, Genesis, parse_genesis
 from peerchain.core.mempool import Mempool
@@ -35,11 +35,7 @@ from peerchain.node.validatorsets import ChainValidatorSets
 
 
 def _genesis_of(datadir: Path, genesis_file: Path | None) -> tuple[Genesis, Path]:
-    path = genesis_file or datadir / "genesis.json"
-    if not path.exists():
-        raise click.ClickException(
-            f"no genesis.json in {datadir}; name the chain's genesis file with --genesis"
-        )
+    path = genesis_file or find_genesis(datadir)
     genesis = parse_genesis(read_genesis_file(path))
     if not genesis.validators:
         raise click.ClickException(
@@ -83,7 +79,7 @@ _genesis_option = click.option(
     "genesis_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="The chain's genesis.json (default: DATADIR/genesis.json).",
+    help="The chain's genesis.json (default: found in or above the data directory).",
 )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from peerchain.cli.init import read_genesis_file
+from peerchain.cli.init import find_genesis, read_genesis_file
 from peerchain.cli.progress import CheckProgress
 from peerchain.core.faults import RESYNC
 from peerchain.core.genesis import parse_genesis
@@ -38,7 +38,7 @@ def check(datadir: Path, genesis_file: Path | None) -> None:
     """Check every record's checksum, every block and every state trie node.
 
     Run it on a stopped node; exit status 1 if anything is damaged."""
-    genesis = parse_genesis(read_genesis_file(genesis_file or _find_genesis(datadir)))
+    genesis = parse_genesis(read_genesis_file(genesis_file or find_genesis(datadir)))
     store = LmdbStore(datadir / "chain")
     try:
         ledger = Ledger(store, genesis)
@@ -59,10 +59,3 @@ def check(datadir: Path, genesis_file: Path | None) -> None:
     if report.more_problems:
         click.echo(f"... and {report.more_problems} more", err=True)
     raise click.ClickException(f"the chain database is damaged; {RESYNC}")
-
-
-def _find_genesis(datadir: Path) -> Path:
-    for candidate in (datadir, datadir.parent, datadir.parent.parent):
-        if (candidate / "genesis.json").is_file():
-            return candidate / "genesis.json"
-    raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")

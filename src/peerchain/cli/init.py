@@ -24,6 +24,15 @@ def read_genesis_file(path: Path) -> dict[str, object]:
     return data
 
 
+def find_genesis(datadir: Path) -> Path:
+    """The genesis.json in or above a data directory (`peerchain init` puts one in it; a
+    devnet node's is two levels up). A click error if there is none."""
+    for candidate in (datadir, datadir.parent, datadir.parent.parent):
+        if (candidate / "genesis.json").is_file():
+            return candidate / "genesis.json"
+    raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")
+
+
 @click.command()
 @click.option(
     "--genesis",
