@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from peerchain.core.queries import CallRequest, ExecutionFailed, ExecutionReverted, revert_reason
+from peerchain.execution.calls import ESTIMATE_ERROR_RATIO, GasEstimate
+from peerchain.testing.queries import ENDLESS_LOOP, loop_code
 
 from .conftest import ADDRS, ETHER, DictChain, sign, store_contract, word
 
@@ -49,19 +53,55 @@ def test_revert_carries_reason_and_data(deployed: tuple[DictChain, bytes]) -> No
     assert estimated.value.data == info.value.data
 
 
-def test_estimate_is_the_least_gas_that_succeeds(deployed: tuple[DictChain, bytes]) -> None:
+def _least_gas(chain: DictChain, request: CallRequest) -> int:
+    """The least gas with which `request` succeeds, by a full binary search of calls."""
+    lo, hi = 21_000, 1_000_000
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            chain.engine.call(replace(request, gas=mid), chain.head)
+        except ExecutionFailed:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def test_estimate_is_within_the_error_ratio_of_the_least_gas(
+    deployed: tuple[DictChain, bytes],
+) -> None:
     chain, contract = deployed
     data = selector("store(uint256)") + word(42)
     request = CallRequest(sender=ADDRS[1], to=contract, data=data)
-    gas = chain.engine.estimate_gas(request, chain.head)
-    assert 21_000 < gas < 100_000
-    with pytest.raises(ExecutionFailed, match="out of gas"):
-        short = CallRequest(sender=ADDRS[1], to=contract, data=data, gas=gas - 1)
-        chain.engine.call(short, chain.head)
-    executed = chain.mine([sign(1, 0, to=contract, data=data, gas=gas)])
+    estimate = chain.engine.estimate_gas(request, chain.head)
+    least = _least_gas(chain, request)
+    assert least <= estimate.gas <= least * (1 + ESTIMATE_ERROR_RATIO)
+    # The cap run, the first guess, then a few halvings of a gap of a few percent.
+    assert estimate.executions <= 6
+    executed = chain.mine([sign(1, 0, to=contract, data=data, gas=estimate.gas)])
     assert executed.receipts[0].status == 1
     transfer = CallRequest(sender=ADDRS[1], to=b"\x99" * 20, value=ETHER)
-    assert chain.engine.estimate_gas(transfer, chain.head) == 21_000
+    assert chain.engine.estimate_gas(transfer, chain.head) == GasEstimate(21_000, 1)
+
+
+def test_estimate_of_a_long_loop_needs_three_executions(chain: DictChain) -> None:
+    """A loop burning about 850k gas: the cap run, the 63/64 guess, one halving."""
+    request = CallRequest(data=loop_code(20_000))
+    estimate = chain.engine.estimate_gas(request, chain.head)
+    assert 800_000 < estimate.gas < 900_000
+    assert estimate.executions == 3
+    chain.engine.call(replace(request, gas=estimate.gas), chain.head)
+
+
+def test_explicit_gas_is_capped(chain: DictChain) -> None:
+    endless = CallRequest(data=ENDLESS_LOOP, gas=2**64 - 1)
+    with pytest.raises(ExecutionFailed, match=r"out of gas: .*\(100000\)"):
+        chain.engine.call(endless, chain.head, gas_cap=100_000)
+    with pytest.raises(ExecutionFailed, match=r"out of gas: .*\(100000\)"):
+        chain.engine.estimate_gas(endless, chain.head, gas_cap=100_000)
+    # Without gas a call gets the block's gas limit, also capped.
+    with pytest.raises(ExecutionFailed, match=r"\(60000\)"):
+        chain.engine.call(CallRequest(data=ENDLESS_LOOP), chain.head, gas_cap=60_000)
 
 
 def test_paid_call_needs_funds(chain: DictChain) -> None:
@@ -85,7 +125,7 @@ def test_estimate_with_a_fee_is_capped_by_what_the_sender_can_pay(chain: DictCha
     assert funded.receipts[0].status == 1
     head = chain.head
     transfer = CallRequest(sender=poor, to=b"\x99" * 20, max_fee_per_gas=fee)
-    assert chain.engine.estimate_gas(transfer, head) == 21_000
+    assert chain.engine.estimate_gas(transfer, head).gas == 21_000
     too_much = CallRequest(sender=poor, to=b"\x99" * 20, value=29_000 * fee, max_fee_per_gas=fee)
     with pytest.raises(ExecutionFailed):
         chain.engine.estimate_gas(too_much, head)

@@ -3,6 +3,7 @@ the dev node logs it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -104,12 +105,11 @@ def test_dev_node_logs_console_lines(tmp_path: Path, caplog: pytest.LogCaptureFi
             Ledger(lmdb, dev_genesis(1337, [sender], 10**24)), Clock(), [key], automine=True
         )
         code, greet = _contract()
-        node.send_transaction(CallRequest(sender=sender, data=code))
+        asyncio.run(node.send_transaction(CallRequest(sender=sender, data=code)))
         receipt = node.get_block_receipts(node.ledger.head.hash)[0]
         with caplog.at_level(logging.INFO, logger="peerchain.console"):
-            node.send_transaction(
-                CallRequest(sender=sender, to=receipt.contract_address, data=greet + word(12))
-            )
+            call = CallRequest(sender=sender, to=receipt.contract_address, data=greet + word(12))
+            asyncio.run(node.send_transaction(call))
         lines = [r.getMessage() for r in caplog.records if r.name == "peerchain.console"]
         assert [line.lower() for line in lines] == [f"sent 12 wei to 0x{sender.hex()}"]
     finally:

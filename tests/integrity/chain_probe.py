@@ -11,6 +11,7 @@ as a non-zero exit status with its output.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def ask(node: DevNode) -> dict[str, Any]:
         put("code", lambda: node.get_code(contract, head).hex())
         put("storage", lambda: node.get_storage(contract, 0, head).hex())
         request = CallRequest(to=contract)
-        put("call", lambda: node.call(request, head).hex())
+        put("call", lambda: asyncio.run(node.call(request, head)).hex())
     return answers
 
 

@@ -3,6 +3,7 @@ proposal reaches the other validators before their propose timeout."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from peerchain.core.chainvalue import decode_chain_value
@@ -14,6 +15,7 @@ from peerchain.core.transactions import UnsignedTransaction, decode_transaction,
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
 from peerchain.node.chainapp import MIN_BLOCK_TXS, ChainApplication
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 
 CHAIN_ID = 1337
@@ -55,13 +57,14 @@ def test_block_size_follows_the_measured_speed_and_the_budget(tmp_path: Path) ->
         assert len(mempool) == 300
         clock = SteppingClock(step=0.064)  # 64 transactions in 0.064 s: 1 ms each
         validators = ValidatorSet([Validator(private_key_to_address(KEYS[0]), 1)])
+        executor = BlockExecutor(ledger.engine, store)
         app = ChainApplication(
             ledger, mempool, validators, clock, private_key_to_address(KEYS[0]),
-            on_commit=lambda block: None, build_budget=0.2,
+            on_commit=lambda block: None, executor=executor, build_budget=0.2,
         )  # fmt: skip
 
         def proposal_size(round_: int) -> int:
-            value = app.prepare_proposal(1, round_)
+            value = asyncio.run(app.prepare_proposal(1, round_))
             return len(ledger.engine.execute_block(_block_rlp(value.data)).block.transactions)
 
         assert proposal_size(0) == MIN_BLOCK_TXS  # nothing measured yet
@@ -73,10 +76,11 @@ def test_block_size_follows_the_measured_speed_and_the_budget(tmp_path: Path) ->
 
         unlimited = ChainApplication(
             ledger, mempool, validators, clock, private_key_to_address(KEYS[0]),
-            on_commit=lambda block: None,
+            on_commit=lambda block: None, executor=executor,
         )  # fmt: skip
-        value = unlimited.prepare_proposal(1, 0)
+        value = asyncio.run(unlimited.prepare_proposal(1, 0))
         assert len(ledger.engine.execute_block(_block_rlp(value.data)).block.transactions) == 300
+        executor.close()
     finally:
         store.close()
 

@@ -76,7 +76,8 @@ def test_interval_mining_makes_blocks_until_switched_off(tmp_path: Path) -> None
 def test_automine_off_keeps_transactions_pending_until_mined(tmp_path: Path) -> None:
     node = make_node(tmp_path)
     sender, receiver = node.accounts()
-    tx_hash = node.send_transaction(CallRequest(sender=sender, to=receiver, value=5))
+    request = CallRequest(sender=sender, to=receiver, value=5)
+    tx_hash = asyncio.run(node.send_transaction(request))
     assert node.get_receipt(tx_hash) is None
     assert node.get_pending_nonce(sender) == 1
     node.set_automine(True)  # switching automine on mines what is waiting

@@ -275,7 +275,7 @@ class FakeNodeView:
     def get_block_receipts(self, block_hash: bytes) -> list[Receipt]:
         return self.receipts.get(block_hash, [])
 
-    def get_logs(self, log_filter: LogFilter) -> list[Log]:
+    async def get_logs(self, log_filter: LogFilter) -> list[Log]:
         found = []
         blocks = self.blocks[log_filter.from_block : log_filter.to_block + 1]
         if log_filter.block_hash is not None:
@@ -308,7 +308,7 @@ class FakeNodeView:
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
         return b"\x2a" if address == TOKEN and slot == 0 else b""
 
-    def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
+    async def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
         return AccountProof(
             address=address,
             balance=self.get_balance(address, header),
@@ -321,7 +321,7 @@ class FakeNodeView:
             ),
         )
 
-    def call(self, request: CallRequest, header: Header, *overrides: object) -> bytes:
+    async def call(self, request: CallRequest, header: Header, *overrides: object) -> bytes:
         if request.to == REVERTER:
             raise ExecutionReverted("execution reverted", REVERT_DATA)
         if request.to == FAILER:
@@ -330,27 +330,27 @@ class FakeNodeView:
             raise RuntimeError("a bug inside the node")
         return (42).to_bytes(32, "big")
 
-    def estimate_gas(self, request: CallRequest, header: Header, *overrides: object) -> int:
-        self.call(request, header)
+    async def estimate_gas(self, request: CallRequest, header: Header, *overrides: object) -> int:
+        await self.call(request, header)
         return 21_000 if not request.data else 50_000
 
-    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+    async def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
         try:
-            gas = self.estimate_gas(request, header)
+            gas = await self.estimate_gas(request, header)
         except ExecutionReverted as exc:
             return AccessListResult(((TOKEN, (0,)),), 30_000, str(exc))
         return AccessListResult(((TOKEN, (0, 1)),), gas)
 
     # Tracing needs an EVM: the fake answers what a node answers for what it lacks.
-    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
         raise TraceFailed("transaction not found")
 
-    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
+    async def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
         if header.number == 0:
             raise TraceFailed("genesis is not traceable")
         raise TraceFailed("the fake node cannot re-execute blocks")
 
-    def trace_call(
+    async def trace_call(
         self, request: CallRequest, header: Header, config: TraceConfig, *overrides: object
     ) -> Any:
         raise TraceFailed("the fake node cannot execute calls")
@@ -413,7 +413,7 @@ class FakeNodeView:
         signature = sign_hash_bytes(keccak256(prefix + message), DEV_KEY)
         return signature[:64] + bytes([signature[64] + 27])
 
-    def send_transaction(self, request: CallRequest) -> bytes:
+    async def send_transaction(self, request: CallRequest) -> bytes:
         if request.sender not in self.accounts():
             raise PeerChainError("unknown account")
         raw = b"\x02sent" + len(self.pending).to_bytes(4, "big")

@@ -33,7 +33,9 @@ from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.storage import LmdbStore
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
+from peerchain.node.queries import QueryLimits
 from peerchain.rpc import RpcConfig
+from peerchain.testing.queries import ENDLESS_LOOP
 
 from .harness import LiveApp, live_app
 from .openrpc import OpenRpcSpec
@@ -368,6 +370,29 @@ def test_revert_and_rejections(chain: Chain) -> None:
     unknown_account = chain.error("eth_sign", "0x" + "42" * 20, "0x00")
     assert unknown_account["code"] == -32000
     assert chain.error("eth_getBalance", ADDRS[0], "0xffffff")["code"] == -32000
+
+
+def test_query_limits_on_the_real_node(chain: Chain) -> None:
+    limits = chain.node.queries.limits
+    try:
+        chain.node.queries.limits = QueryLimits(gas_cap=100_000, max_logs=1)
+        endless = {"input": "0x" + ENDLESS_LOOP.hex(), "gas": hex(2**64 - 1)}
+        for method in ("eth_call", "eth_estimateGas"):
+            error = chain.error(method, endless)
+            assert error == {
+                "code": -32000,
+                "message": "out of gas: gas required exceeds allowance (100000)",
+            }
+        for value in (1, 2):
+            call = {"from": ADDRS[0], "to": chain.contract, "input": chain.store_call(value)}
+            chain.rpc("eth_sendTransaction", call)
+        error = chain.error("eth_getLogs", {"fromBlock": "earliest", "address": chain.contract})
+        assert error == {
+            "code": -32005,
+            "message": "query returned more than 1 results; query a smaller block range",
+        }
+    finally:
+        chain.node.queries.limits = limits
 
 
 def test_dev_methods_on_the_real_node(chain: Chain) -> None:

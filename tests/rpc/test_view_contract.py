@@ -9,10 +9,11 @@ checks that the fake implements `NodeView` (`make typecheck`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -45,6 +46,14 @@ from .fake_view import (
     TRANSFER_TOPIC,
     FakeNodeView,
 )
+
+T = TypeVar("T")
+
+
+def run(query: Coroutine[Any, Any, T]) -> T:
+    """Answer one of the view's heavy queries (coroutines) outside an event loop."""
+    return asyncio.run(query)
+
 
 UNKNOWN_HASH = b"\x11" * 32
 
@@ -183,15 +192,17 @@ def test_logs_are_the_receipts_logs_filtered(world: World) -> None:
     ]  # fmt: skip
     assert [(log.address, log.transaction_index, log.log_index) for log in every] == [(TOKEN, 1, 0)]
     assert every[0].topics == (TRANSFER_TOPIC, b"\x00" * 12 + DEV_ACCOUNT, b"\x00" * 12 + OTHER)
-    assert view.get_logs(LogFilter(0, 2)) == every
-    assert view.get_logs(LogFilter(0, 2, addresses=(TOKEN,))) == every
-    assert view.get_logs(LogFilter(0, 2, addresses=(OTHER,))) == []
-    assert view.get_logs(LogFilter(0, 2, topics=(None, (b"\x00" * 12 + DEV_ACCOUNT,)))) == every
-    assert view.get_logs(LogFilter(0, 2, topics=((UNKNOWN_HASH,),))) == []
-    assert view.get_logs(LogFilter(2, 2)) == []
-    assert view.get_logs(LogFilter(1, 1, block_hash=blocks[1].hash)) == every
+    assert run(view.get_logs(LogFilter(0, 2))) == every
+    assert run(view.get_logs(LogFilter(0, 2, addresses=(TOKEN,)))) == every
+    assert run(view.get_logs(LogFilter(0, 2, addresses=(OTHER,)))) == []
+    assert (
+        run(view.get_logs(LogFilter(0, 2, topics=(None, (b"\x00" * 12 + DEV_ACCOUNT,))))) == every
+    )
+    assert run(view.get_logs(LogFilter(0, 2, topics=((UNKNOWN_HASH,),)))) == []
+    assert run(view.get_logs(LogFilter(2, 2))) == []
+    assert run(view.get_logs(LogFilter(1, 1, block_hash=blocks[1].hash))) == every
     with pytest.raises(UnknownBlock):
-        view.get_logs(LogFilter(1, 1, block_hash=UNKNOWN_HASH))
+        run(view.get_logs(LogFilter(1, 1, block_hash=UNKNOWN_HASH)))
 
 
 def test_a_sent_transaction_is_pending_announced_then_mined(world: World) -> None:
@@ -238,11 +249,11 @@ def test_calls_revert_or_fail_with_the_matching_error(world: World) -> None:
     head = view.resolve_block("latest")
     for ask in (view.call, view.estimate_gas):
         with pytest.raises(ExecutionReverted) as reverted:
-            ask(CallRequest(sender=DEV_ACCOUNT, to=REVERTER), head)
+            run(ask(CallRequest(sender=DEV_ACCOUNT, to=REVERTER), head))
         assert reverted.value.data == REVERT_DATA
         with pytest.raises(ExecutionFailed):
-            ask(CallRequest(sender=DEV_ACCOUNT, to=FAILER), head)
-    assert view.estimate_gas(CallRequest(sender=DEV_ACCOUNT, to=OTHER), head) == 21_000
+            run(ask(CallRequest(sender=DEV_ACCOUNT, to=FAILER), head))
+    assert run(view.estimate_gas(CallRequest(sender=DEV_ACCOUNT, to=OTHER), head)) == 21_000
 
 
 @pytest.mark.parametrize("percentiles", [[], [25.0, 75.0]])
@@ -265,7 +276,7 @@ def test_fee_history_has_one_entry_per_block_and_one_more_base_fee(
 def test_proofs_answer_for_the_asked_account_and_slots(world: World) -> None:
     view = world.view
     head = view.resolve_block("latest")
-    proof = view.get_proof(DEV_ACCOUNT, [0, 5], head)
+    proof = run(view.get_proof(DEV_ACCOUNT, [0, 5], head))
     assert proof.address == DEV_ACCOUNT and [s.key for s in proof.storage_proof] == [0, 5]
     assert proof.balance == view.get_balance(DEV_ACCOUNT, head)
     assert proof.nonce == view.get_nonce(DEV_ACCOUNT, head) and proof.account_proof

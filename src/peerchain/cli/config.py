@@ -12,6 +12,10 @@
     admin_rpc = false                      # enable admin_ methods
     metrics = "127.0.0.1:9100"             # /metrics, /health, /ready on their own (optional;
                                            # the JSON-RPC port serves them too)
+    rpc_workers = 2                        # processes for eth_call, estimateGas, getLogs...
+    rpc_gas_cap = 50000000                 # most gas one eth_call / eth_estimateGas uses
+    rpc_evm_timeout = 5.0                  # seconds one of those calls may run
+    rpc_max_calls = 16                     # of those calls running or waiting at once
 
 Relative paths are taken from the directory of the file.
 """
@@ -19,11 +23,13 @@ Relative paths are taken from the directory of the file.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from peerchain.cli.queries import QuerySettings
 from peerchain.core.errors import PeerChainError
 from peerchain.core.p2p.identity import AddressError, PeerAddress, parse_address
+from peerchain.node.queries import QueryLimits
 
 
 class ConfigError(PeerChainError):
@@ -45,6 +51,7 @@ class NodeConfig:
     validator_key: Path | None
     admin_rpc: bool
     metrics: tuple[str, int] | None = None
+    queries: QuerySettings = field(default_factory=QuerySettings)
 
 
 def _endpoint(value: object, name: str) -> tuple[str, int]:
@@ -63,6 +70,34 @@ def _addresses(value: object, name: str) -> tuple[PeerAddress, ...]:
         return tuple(parse_address(str(item)) for item in value)
     except AddressError as exc:
         raise ConfigError(f"'{name}': {exc}") from exc
+
+
+def _number(raw: dict[str, object], name: str, default: float, low: float) -> float:
+    value = raw.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise ConfigError(f"'{name}' must be a number of at least {low:g}, got {value!r}")
+    return value
+
+
+def _query_settings(raw: dict[str, object]) -> QuerySettings:
+    defaults = QueryLimits()
+    counts = {
+        name: _number(raw, name, default, low)
+        for name, default, low in (
+            ("rpc_workers", QuerySettings().workers, 0),
+            ("rpc_gas_cap", defaults.gas_cap, 21_000),
+            ("rpc_max_calls", defaults.max_calls, 1),
+        )
+    }
+    for name, value in counts.items():
+        if value != int(value):
+            raise ConfigError(f"'{name}' must be a whole number, got {value!r}")
+    limits = QueryLimits(
+        gas_cap=int(counts["rpc_gas_cap"]),
+        timeout=float(_number(raw, "rpc_evm_timeout", defaults.timeout, 0.1)),
+        max_calls=int(counts["rpc_max_calls"]),
+    )
+    return QuerySettings(int(counts["rpc_workers"]), limits)
 
 
 def load_node_config(path: Path) -> NodeConfig:
@@ -86,6 +121,10 @@ def load_node_config(path: Path) -> NodeConfig:
         "validator_key",
         "admin_rpc",
         "metrics",
+        "rpc_workers",
+        "rpc_gas_cap",
+        "rpc_evm_timeout",
+        "rpc_max_calls",
     }
     unknown = set(raw) - known
     if unknown:
@@ -113,6 +152,7 @@ def load_node_config(path: Path) -> NodeConfig:
         validator_key=base / str(key) if key else None,
         admin_rpc=bool(raw.get("admin_rpc", False)),
         metrics=_endpoint(raw["metrics"], "metrics") if "metrics" in raw else None,
+        queries=_query_settings(raw),
     )
 
 

@@ -14,6 +14,7 @@ import click
 
 from peerchain.cli import eventloop
 from peerchain.cli.logs import announce, json_logs, log_format_option, use_log_format
+from peerchain.cli.queries import QuerySettings, query_options, start_queries
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import Genesis, dev_genesis, parse_genesis
 from peerchain.drivers.clock import SystemClock
@@ -91,6 +92,7 @@ def load_or_create_dev_genesis(
     help="Answer as Hardhat Network does where test suites check (see README).",
 )
 @log_format_option
+@query_options
 def dev(
     datadir: Path,
     host: str,
@@ -104,6 +106,7 @@ def dev(
     dump_state: Path | None,
     compat: str | None,
     log_format: str,
+    query_settings: QuerySettings,
 ) -> None:
     """Run a single development node with prefunded accounts."""
     use_log_format(log_format)
@@ -111,7 +114,7 @@ def dev(
     addresses = [private_key_to_address(k) for k in keys]
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
     state = _read_state(load_state) if load_state is not None else None
-    options = _Options(block_time, cors_origins, compat, state, dump_state)
+    options = _Options(block_time, cors_origins, compat, state, dump_state, query_settings)
     eventloop.run(_run(datadir, genesis, keys, host, port, options))
 
 
@@ -122,6 +125,7 @@ class _Options:
     compat: str | None
     load_state: Any
     dump_state: Path | None
+    queries: QuerySettings
 
 
 def _read_state(path: Path) -> Any:
@@ -147,12 +151,14 @@ async def _run(
     try:
         ledger = Ledger(store, genesis, dev=True)
         check_head(ledger, certified=False)
+        queries = await start_queries(ledger, datadir / "chain", options.queries, dev=True)
         node = DevNode(
             ledger,
             SystemClock(),
             keys,
             automine=block_time <= 0,
             block_time_ms=int(block_time * 1000),
+            queries=queries,
         )
         if options.load_state is not None:
             node.load_state(options.load_state)
@@ -176,6 +182,7 @@ async def _run(
         miner = asyncio.create_task(node.run())
         await stop.wait()
         miner.cancel()
+        await queries.close()  # cuts off calls still running, so the server closes at once
         await server.close()
         if options.dump_state is not None:
             _write_state(options.dump_state, node.dump_state())

@@ -13,6 +13,7 @@ from peerchain.cli.config import NodeConfig, load_node_config, read_hex_key
 from peerchain.cli.init import read_genesis_file
 from peerchain.cli.logs import announce, json_logs, log_format_option, use_log_format
 from peerchain.cli.progress import SyncProgress
+from peerchain.cli.queries import start_queries
 from peerchain.core.consensus.validators import ValidatorSet
 from peerchain.core.genesis import parse_genesis
 from peerchain.drivers.clock import SystemClock
@@ -99,8 +100,17 @@ async def run_node(config: NodeConfig) -> None:
         signer = None
         if config.validator_key is not None:
             signer = LastSignedFile(last_signed_path(config.validator_key))
+        queries = await start_queries(ledger, config.datadir / "chain", config.queries)
         node = ConsensusNode(
-            ledger, clock, network, wal, genesis.timeouts, key, signer=signer, metrics=metrics
+            ledger,
+            clock,
+            network,
+            wal,
+            genesis.timeouts,
+            key,
+            signer=signer,
+            metrics=metrics,
+            queries=queries,
         )
         restored = node.restore_journal(TxJournalFile(config.datadir / JOURNAL_FILE))
         if restored:
@@ -140,6 +150,7 @@ async def run_node(config: NodeConfig) -> None:
             await stop.wait()
             if operator is not None:
                 await operator.close()
+            await queries.close()  # cuts off calls still running
             await server.close()
             await node.stop()
     finally:

@@ -57,6 +57,9 @@ class LocalFaultError(PeerChainError):
         super().__init__(fault.line())
         self.fault = fault
 
+    def __reduce__(self) -> tuple[type[LocalFaultError], tuple[LocalFault]]:
+        return type(self), (self.fault,)  # a query worker's fault reaches the node whole
+
 
 def corrupted(detail: str, path: str | None = None) -> LocalFault:
     """The fault of a damaged record (checksum or hash mismatch, missing record)."""

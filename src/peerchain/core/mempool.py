@@ -126,6 +126,10 @@ class Mempool:
     def __contains__(self, tx_hash: object) -> bool:
         return tx_hash in self._by_hash
 
+    def by_hash(self) -> dict[bytes, Transaction]:
+        """The pooled transactions by hash (a copy, which another thread may read)."""
+        return dict(self._by_hash)
+
     def get(self, tx_hash: bytes) -> Transaction | None:
         """The pooled transaction with this hash, if any."""
         return self._by_hash.get(tx_hash)

@@ -20,9 +20,21 @@ class ExecutionReverted(PeerChainError):
         super().__init__(message)
         self.data = data
 
+    def __reduce__(self) -> tuple[type[ExecutionReverted], tuple[str, bytes]]:
+        return type(self), (str(self), self.data)
+
 
 class ExecutionFailed(PeerChainError):
     """A call failed for a reason other than REVERT (out of gas, bad opcode...)."""
+
+
+class QueryTimeout(PeerChainError):
+    """A call, estimate or other read ran longer than the node allows one to run."""
+
+
+class QueryLimitExceeded(PeerChainError):
+    """A read asks for more than the node serves at once (too many results, too many
+    calls in progress); the message says which limit and what to do."""
 
 
 @dataclass(frozen=True, slots=True)

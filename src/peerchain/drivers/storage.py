@@ -90,7 +90,9 @@ class LmdbStore:
     LocalFaultError for damaged records and failed writes (reported to `faults`).
     With `durable=False` (dev chains) a write is not flushed to the disk before it
     returns: a crashed process loses nothing, a crashed machine may lose the last
-    writes (LMDB keeps the database consistent); `close` flushes."""
+    writes (LMDB keeps the database consistent); `close` flushes. With `readonly`, a
+    reader of a store that another process writes (the node's query workers): every
+    read sees the last committed write; `write` fails."""
 
     def __init__(
         self,
@@ -99,6 +101,7 @@ class LmdbStore:
         map_size: int = _MAP_SIZE,
         faults: FaultLatch | None = None,
         durable: bool = True,
+        readonly: bool = False,
     ) -> None:
         self.faults = faults if faults is not None else FaultLatch()
         self._path = path
@@ -112,9 +115,12 @@ class LmdbStore:
                 subdir=True,
                 sync=durable,
                 metasync=durable,
+                readonly=readonly,
             )
-            self._state = self._env.open_db(b"state")
-            self._meta = self._env.open_db(b"meta")
+            # Read slots left by killed readers would keep old pages from reuse.
+            self._env.reader_check()
+            self._state = self._env.open_db(b"state", create=not readonly)
+            self._meta = self._env.open_db(b"meta", create=not readonly)
         except lmdb.Error as exc:
             raise StorageError(f"cannot open chain database in {path}: {exc}") from exc
         self._check_format()

@@ -32,11 +32,16 @@ class InvalidBody(PeerChainError):
 
 @dataclass(frozen=True, slots=True)
 class BodyHeader:
-    """What the checked block's header says that consensus needs."""
+    """What the checked block's header says that consensus needs, and what a node checks
+    before it executes the block."""
 
     hash: bytes
     number: int
     extra_data: bytes
+    parent_hash: bytes
+    coinbase: bytes
+    timestamp: int
+    parent_beacon_block_root: bytes
 
 
 def check_body(block_class: Any, block_rlp: bytes) -> BodyHeader:
@@ -58,4 +63,12 @@ def check_body(block_class: Any, block_rlp: bytes) -> BodyHeader:
         withdrawals_root, _ = make_trie_root_and_nodes(withdrawals)
         if withdrawals_root != header.withdrawals_root:
             raise InvalidBody("block withdrawals do not match the header's withdrawals root")
-    return BodyHeader(bytes(header.hash), int(header.block_number), bytes(header.extra_data))
+    return BodyHeader(
+        hash=bytes(header.hash),
+        number=int(header.block_number),
+        extra_data=bytes(header.extra_data),
+        parent_hash=bytes(header.parent_hash),
+        coinbase=bytes(header.coinbase),
+        timestamp=int(header.timestamp),
+        parent_beacon_block_root=bytes(getattr(header, "parent_beacon_block_root", b"")),
+    )

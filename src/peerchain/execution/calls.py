@@ -8,7 +8,7 @@ the state lives in an overlay that is dropped.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, ComputationAPI, StateAPI
@@ -31,6 +31,17 @@ from peerchain.core.transactions import FLOOR_GAS_PER_TOKEN
 
 TX_GAS = 21_000
 CALL_STIPEND = 2_300
+# The estimate search stops once the gap between the highest failing and the lowest
+# succeeding gas limit is below this share of the latter (geth's estimateGasErrorRatio).
+ESTIMATE_ERROR_RATIO = 0.015
+
+
+@dataclass(frozen=True, slots=True)
+class GasEstimate:
+    """A gas estimate and how many times the request was executed to find it."""
+
+    gas: int
+    executions: int
 
 
 def call_state(
@@ -104,13 +115,16 @@ def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> b
 
 def estimate_gas(
     state: StateAPI, builder: Any, request: CallRequest, gas_cap: int, floor: int = 0
-) -> int:
-    """The least gas limit with which `request` succeeds (binary search), at least
-    `floor` (the calldata floor of forks that have one).
+) -> GasEstimate:
+    """A gas limit with which `request` succeeds, within ESTIMATE_ERROR_RATIO of the least
+    and at least `floor` (the calldata floor of forks that have one).
 
-    The search stops at the block's gas limit, or at what the sender can pay for
-    when a fee is given. Raises ExecutionReverted (with the revert data) or
-    ExecutionFailed when it fails even with all the gas allowed.
+    As geth does it: a plain transfer is tried with 21000 first; otherwise one run with
+    all the gas allowed (the request's, else `gas_cap`, or what the sender can pay for
+    when a fee is given), then the gas that run used plus the 63/64 reserve of nested
+    calls as a first guess, then a binary search between the two that stops once close
+    enough. Raises ExecutionReverted (with the revert data) or ExecutionFailed when it
+    fails even with all the gas allowed.
     """
     hi = request.gas if request.gas is not None else gas_cap
     fee_cap = request.max_fee_per_gas or request.gas_price or 0
@@ -119,20 +133,31 @@ def estimate_gas(
         if request.value > balance:
             raise ExecutionFailed("insufficient funds for transfer")
         hi = min(hi, (balance - request.value) // fee_cap)
+    runs = 0
+    if not request.data and request.to is not None and not state.get_code(Address(request.to)):
+        runs += 1
+        if hi >= TX_GAS and _succeeds(state, builder, request, TX_GAS):
+            return GasEstimate(TX_GAS, runs)
     computation = _run(state, builder, request, hi)
+    runs += 1
     _raise_for(computation, hi)
     used = hi - computation.get_gas_remaining()
     lo = max(used, TX_GAS, floor) - 1
-    optimistic = max((used + computation.get_gas_refund() + CALL_STIPEND) * 64 // 63, lo + 1)
-    if optimistic < hi and _succeeds(state, builder, request, optimistic):
-        hi = optimistic
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
+    optimistic = max((used + CALL_STIPEND) * 64 // 63, lo + 1)
+    if optimistic < hi:
+        runs += 1
+        if _succeeds(state, builder, request, optimistic):
+            hi = optimistic
+        else:
+            lo = optimistic
+    while hi - lo > 1 and (hi - lo) / hi >= ESTIMATE_ERROR_RATIO:
+        mid = min((lo + hi) // 2, lo * 2)
+        runs += 1
         if _succeeds(state, builder, request, mid):
             hi = mid
         else:
             lo = mid
-    return hi
+    return GasEstimate(hi, runs)
 
 
 def create_access_list(

@@ -11,11 +11,11 @@ transaction. Once persisted, every later read sees them through the reader.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from eth.abc import AccountDatabaseAPI, BlockAPI, BlockHeaderAPI, StateAPI
 from eth.chains.base import Chain
@@ -36,6 +36,7 @@ from eth_utils.exceptions import ValidationError
 from trie.exceptions import MissingTrieNode
 
 from peerchain.core.blocks import Block, Header, Receipt, TxLocation
+from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import FaultLatch, corrupted
 from peerchain.core.genesis import ZERO_HASH, Genesis
@@ -54,6 +55,7 @@ from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs, statedump, tracing
 from peerchain.execution.bodies import BodyHeader, check_body
+from peerchain.execution.calls import GasEstimate
 from peerchain.execution.convert import (
     encode_transaction,
     header_from_evm,
@@ -61,6 +63,7 @@ from peerchain.execution.convert import (
     receipts_from_evm,
 )
 from peerchain.execution.db import open_overlay
+from peerchain.execution.lru import Lru
 from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import capturing as console_capturing
 from peerchain.execution.trie import MissingNode
@@ -76,8 +79,6 @@ _UNDECODABLE: tuple[type[Exception], ...] = (
 )
 _CACHE_SIZE = 256
 
-K = TypeVar("K")
-V = TypeVar("V")
 R = TypeVar("R")
 P = ParamSpec("P")
 
@@ -108,31 +109,6 @@ class ExecutedBlock:
     console: tuple[str, ...] = ()
 
 
-class _Lru(Generic[K, V]):
-    """A small least-recently-used cache for immutable values keyed by hash."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K, make: Callable[[], V]) -> V:
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
-        value = make()
-        self.put(key, value)
-        return value
-
-    def peek(self, key: K) -> V | None:
-        return self._items.get(key)
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-
 def _missing_is_fault(
     method: Callable[Concatenate[ExecutionEngine, P], R],
 ) -> Callable[Concatenate[ExecutionEngine, P], R]:
@@ -147,8 +123,8 @@ def _missing_is_fault(
             detail = f"a record under a stored root is missing ({_reason(exc, 160)})"
             raise self.faults.raise_fault(corrupted(detail)) from exc
 
-    wrapper.__doc__, wrapper.__name__ = method.__doc__, method.__name__
-    return wrapper
+    # Named as the method (functools.wraps), so that a query names it for a worker.
+    return functools.wraps(method)(wrapper)
 
 
 class ExecutionEngine:
@@ -177,8 +153,8 @@ class ExecutionEngine:
         self._chain_context = ChainContext(genesis.chain_id)
         self._states = StateCache()
         self._genesis_block, self._genesis_changes = self._make_genesis()
-        self._blocks: _Lru[bytes, Block] = _Lru(_CACHE_SIZE)
-        self._receipts: _Lru[bytes, tuple[Receipt, ...]] = _Lru(_CACHE_SIZE)
+        self._blocks: Lru[bytes, Block] = Lru(_CACHE_SIZE)
+        self._receipts: Lru[bytes, tuple[Receipt, ...]] = Lru(_CACHE_SIZE)
 
     # --- genesis ------------------------------------------------------------
     @property
@@ -344,19 +320,22 @@ class ExecutionEngine:
         return check_body(self._vm.get_block_class(), block_rlp)
 
     @_missing_is_fault
-    def execute_block(self, block_rlp: bytes) -> ExecutedBlock:
+    def execute_block(
+        self, block_rlp: bytes, known: Mapping[bytes, Transaction] | None = None
+    ) -> ExecutedBlock:
         """Import a block received from elsewhere: decode, execute, validate.
 
         Checks the header against its parent (number, timestamp, gas limit, base fee,
         extra data), every transaction (signature, chain id, nonce, funds, gas), and
-        the resulting state root, receipts root, bloom and gas used. Raises
-        InvalidBlock with the reason.
+        the resulting state root, receipts root, bloom and gas used. A transaction
+        found in `known` by its hash (the mempool's, decoded at admission) is not
+        decoded again nor its sender recovered. Raises InvalidBlock with the reason.
         """
         try:
             evm_block = decode_object(block_rlp, self._vm.get_block_class())
         except _UNDECODABLE as exc:
             raise InvalidBlock(f"malformed block: {_reason(exc)}") from exc
-        transactions = self._decode_transactions(evm_block)
+        transactions = self._decode_transactions(evm_block, known or {})
         chain, changes = self._open()
         if not chain.chaindb.header_exists(evm_block.header.parent_hash):
             raise InvalidBlock(
@@ -366,7 +345,7 @@ class ExecutionEngine:
             imported = chain.import_block(evm_block).imported_block
         except (ValidationError, ValueError) as exc:
             raise InvalidBlock(f"block {evm_block.number}: {_reason(exc)}") from exc
-        block = self._to_block(imported, transactions)
+        block = self._to_block(imported, transactions, block_rlp)
         receipts = self._block_receipts(chain, imported.header, block)
         self._remember(block, receipts)
         return ExecutedBlock(block, receipts, (), dict(changes))
@@ -481,6 +460,25 @@ class ExecutionEngine:
             return None
         return self._blocks.get(header.hash, lambda: self._read_block(chain, header))
 
+    @_missing_is_fault
+    def get_block_rlp_by_number(self, number: int) -> tuple[bytes, bytes] | None:
+        """(hash, encoded block) of the canonical block at `number`, or None: what a peer
+        that syncs is sent, without decoding the transactions or recovering senders."""
+        chain, _ = self._open()
+        try:
+            header = chain.get_canonical_block_header_by_number(BlockNumber(number))
+        except HeaderNotFound:
+            return None
+        cached = self._blocks.peek(header.hash)
+        if cached is not None:
+            return cached.hash, cached.rlp
+        try:
+            evm_block = chain.get_block_by_header(header)
+        except BlockNotFound as exc:
+            detail = f"the body of stored block {number} 0x{header.hash.hex()} is missing"
+            raise self.faults.raise_fault(corrupted(detail)) from exc
+        return bytes(header.hash), encode_object(evm_block)
+
     def get_header_by_number(self, number: int) -> Header | None:
         """The canonical header at `number` (no body read), or None."""
         chain, _ = self._open()
@@ -520,20 +518,27 @@ class ExecutionEngine:
             number, block_hash = header.block_number, header.hash.hex()
             detail = f"the body of stored block {number} 0x{block_hash} is missing"
             raise self.faults.raise_fault(corrupted(detail)) from exc
-        return self._to_block(evm_block, self._decode_transactions(evm_block))
+        return self._to_block(evm_block, self._decode_transactions(evm_block, {}))
 
-    def _decode_transactions(self, evm_block: BlockAPI) -> tuple[Transaction, ...]:
-        """Core transactions of a py-evm block, each sender recovered once.
+    def _decode_transactions(
+        self, evm_block: BlockAPI, known: Mapping[bytes, Transaction]
+    ) -> tuple[Transaction, ...]:
+        """Core transactions of a py-evm block, each sender recovered once (or taken
+        from `known`, by hash).
 
-        The recovered sender is handed to py-evm's transaction object too, so
-        executing the block does not recover it again. Raises InvalidBlock."""
+        The sender is handed to py-evm's transaction object too, so executing the
+        block does not recover it again. Raises InvalidBlock."""
         decoded = []
         for index, evm_tx in enumerate(evm_block.transactions):
-            try:
-                raw = encode_transaction(evm_tx)
-                tx = decode_transaction(raw, self.chain_id, impersonation=self._dev)
-            except PeerChainError as exc:
-                raise InvalidBlock(f"block {evm_block.number}: transaction {index}: {exc}") from exc
+            raw = encode_transaction(evm_tx)
+            tx = known.get(keccak256(raw)) if known else None
+            if tx is None:
+                try:
+                    tx = decode_transaction(raw, self.chain_id, impersonation=self._dev)
+                except PeerChainError as exc:
+                    raise InvalidBlock(
+                        f"block {evm_block.number}: transaction {index}: {exc}"
+                    ) from exc
             prime_sender(evm_tx, tx.sender)
             decoded.append(tx)
         return tuple(decoded)
@@ -544,11 +549,16 @@ class ExecutionEngine:
         evm_receipts = chain.chaindb.get_receipts(header, self._vm.get_receipt_builder())
         return receipts_from_evm(evm_receipts, block.transactions, block.header)
 
-    def _to_block(self, evm_block: BlockAPI, transactions: tuple[Transaction, ...]) -> Block:
+    def _to_block(
+        self,
+        evm_block: BlockAPI,
+        transactions: tuple[Transaction, ...],
+        encoded: bytes | None = None,
+    ) -> Block:
         return Block(
             header=header_from_evm(evm_block.header),
             transactions=transactions,
-            rlp=encode_object(evm_block),
+            rlp=encode_object(evm_block) if encoded is None else encoded,
         )
 
     # --- state reads --------------------------------------------------------------
@@ -566,6 +576,12 @@ class ExecutionEngine:
     @_missing_is_fault
     def get_nonce(self, address: bytes, header: Header) -> int:
         return self._accounts(header).get_nonce(Address(address))
+
+    @_missing_is_fault
+    def get_nonce_and_balance(self, address: bytes, header: Header) -> tuple[int, int]:
+        """Both in one account lookup (what the mempool checks a sender against)."""
+        accounts = self._accounts(header)
+        return accounts.get_nonce(Address(address)), accounts.get_balance(Address(address))
 
     @_missing_is_fault
     def get_code(self, address: bytes, header: Header) -> bytes:
@@ -589,13 +605,18 @@ class ExecutionEngine:
         header: Header,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
+        gas_cap: int | None = None,
     ) -> bytes:
         """Output of `request` run on `header`'s state, in `header`'s block context.
 
-        `header` may be one that is not stored (a pending block). Raises
-        ExecutionReverted (message and revert data) or ExecutionFailed."""
-        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
-        return calls.call(state, self._vm.get_transaction_builder(), request, gas_cap)
+        `header` may be one that is not stored (a pending block). The request runs with
+        its own gas or, without one, the block's gas limit; never with more than
+        `gas_cap` (geth's RPC gas cap). Raises ExecutionReverted (message and revert
+        data) or ExecutionFailed."""
+        state, request = self._call_state(
+            request, header, state_overrides, block_overrides, gas_cap
+        )
+        return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
 
     @_missing_is_fault
     def estimate_gas(
@@ -604,24 +625,29 @@ class ExecutionEngine:
         header: Header,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
-    ) -> int:
-        """Least gas limit with which `request` succeeds on `header`'s state, and at
-        least its calldata floor from Prague on.
+        gas_cap: int | None = None,
+    ) -> GasEstimate:
+        """A gas limit with which `request` succeeds on `header`'s state (see
+        `calls.estimate_gas`), searched below the gas `call` would give it, and at least
+        its calldata floor from Prague on.
 
-        Raises ExecutionReverted or ExecutionFailed if it fails with the block's gas."""
-        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
-        builder = self._vm.get_transaction_builder()
+        Raises ExecutionReverted or ExecutionFailed if it fails with all that gas."""
         floor = calls.calldata_floor(request.data) if self._genesis.fork == "Prague" else 0
-        return calls.estimate_gas(state, builder, request, gas_cap, floor)
+        state, request = self._call_state(
+            request, header, state_overrides, block_overrides, gas_cap
+        )
+        builder = self._vm.get_transaction_builder()
+        return calls.estimate_gas(state, builder, request, _gas(request), floor)
 
     def create_access_list(
-        self, request: CallRequest, header: Header
+        self, request: CallRequest, header: Header, gas_cap: int | None = None
     ) -> tuple[tuple[tuple[bytes, tuple[int, ...]], ...], int, str | None]:
         """Access list of `request` on `header`'s state, the gas used with it and the
-        error if it fails (see `calls.create_access_list`)."""
-        state, gas_cap = self._call_state(request, header, (), None)
+        error if it fails (see `calls.create_access_list`), with the gas `call` would
+        give it."""
+        state, request = self._call_state(request, header, (), None, gas_cap)
         builder = self._vm.get_transaction_builder()
-        return calls.create_access_list(state, builder, request, gas_cap)
+        return calls.create_access_list(state, builder, request, _gas(request))
 
     # --- tracing ---------------------------------------------------------------
     def trace_block(
@@ -649,21 +675,25 @@ class ExecutionEngine:
         config: TraceConfig,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
+        gas_cap: int | None = None,
     ) -> Any:
-        """Trace `request` run on `header`'s state (with the overrides, as in `call`).
-
-        Raises ExecutionFailed if it cannot run."""
-        state, gas_cap = self._call_state(request, header, state_overrides, block_overrides)
+        """Trace `request` run on `header`'s state (with the overrides and the gas, as in
+        `call`). Raises ExecutionFailed if it cannot run."""
+        state, request = self._call_state(
+            request, header, state_overrides, block_overrides, gas_cap
+        )
         builder = self._vm.get_transaction_builder()
-        return tracing.trace_call(self._vm, state, builder, request, gas_cap, config)
+        return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
 
     def _call_state(
         self,
         request: CallRequest,
         header: Header,
-        state_overrides: StateOverrides = (),
-        block_overrides: BlockOverrides | None = None,
-    ) -> tuple[StateAPI, int]:
+        state_overrides: StateOverrides,
+        block_overrides: BlockOverrides | None,
+        gas_cap: int | None,
+    ) -> tuple[StateAPI, CallRequest]:
+        """The state to run `request` on, and `request` with the gas it runs with."""
         chain, _ = self._open()
         try:
             evm_header = chain.chaindb.get_block_header_by_hash(Hash32(header.hash))
@@ -680,10 +710,12 @@ class ExecutionEngine:
             state_overrides,
             block_overrides,
         )
-        gas_cap = evm_header.gas_limit
+        gas = evm_header.gas_limit
         if block_overrides is not None and block_overrides.gas_limit is not None:
-            gas_cap = block_overrides.gas_limit
-        return state, gas_cap
+            gas = block_overrides.gas_limit
+        if request.gas is not None:
+            gas = request.gas
+        return state, replace(request, gas=gas if gas_cap is None else min(gas, gas_cap))
 
     def pending_header(
         self, parent: Header, *, timestamp: int, coinbase: bytes, prev_randao: bytes
@@ -750,3 +782,8 @@ def _evm_header_like(template: BlockHeaderAPI, header: Header) -> BlockHeaderAPI
 
 def _encode_gaps(gaps: Any) -> bytes:
     return encode_object(gaps, chain_gaps)
+
+
+def _gas(request: CallRequest) -> int:
+    assert request.gas is not None, "set by _call_state"
+    return request.gas

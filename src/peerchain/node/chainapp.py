@@ -1,28 +1,31 @@
 """The execution layer as consensus sees it: builds, checks and commits blocks.
 
-`ChainApplication` implements `core.application.Application` over a `Ledger` and a
-mempool. The proposer builds and executes a block before proposing it; a validator
-executes a received block before prevoting; `commit` persists the result computed then,
-with the block's commit certificate, in one store write. The same checks admit blocks
-that arrive by block sync, with a certificate instead of votes. Each certificate is
-checked against the validator set of its height, and block H commits to the set of
-H + 1 in its `parentBeaconBlockRoot` (`validator_set_hash`). With a `build_budget`,
-a proposal holds no more transactions than this node executes in that many seconds at
-its measured speed, so that under load it still reaches the other validators in time.
+`ChainApplication` is `core.application.Application` over a `Ledger`, a mempool and a
+`BlockExecutor`, with coroutines: execution and store writes run on the executor's
+thread while the event loop goes on with consensus. The proposer builds and executes a
+block before proposing it; a validator executes a received block before prevoting,
+once, however often it is asked (the proposer's own block is not executed again);
+`commit` persists the result computed then, with the block's commit certificate, in
+one store write. A commit runs in the background: consensus moves on to the next height
+at once, and the next build or check waits until the commit has reached the store, the
+head, the mempool and the subscribers. The same checks admit blocks that arrive by
+block sync, with a certificate instead of votes. Each certificate is checked against the
+validator set of its height, and block H commits to the set of H + 1 in its
+`parentBeaconBlockRoot` (`validator_set_hash`). With a `build_budget`, a proposal holds
+no more transactions than this node executes in that many seconds at its measured speed,
+so that under load it still reaches the other validators in time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from peerchain.core.blocks import Block
-from peerchain.core.chainvalue import (
-    decode_chain_value,
-    encode_chain_value,
-    parent_link,
-)
+from peerchain.core.blocks import Header
+from peerchain.core.chainvalue import decode_chain_value, encode_chain_value, parent_link
 from peerchain.core.consensus.certificate import (
     CommitCertificate,
     decode_certificate,
@@ -40,8 +43,9 @@ from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import RESYNC, LocalFault
 from peerchain.core.mempool import Mempool
-from peerchain.execution.bodies import InvalidBody
-from peerchain.execution.engine import ExecutedBlock, InvalidBlock
+from peerchain.execution.bodies import BodyHeader, InvalidBody
+from peerchain.execution.engine import ExecutedBlock, ExecutionEngine, InvalidBlock
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
 
@@ -70,7 +74,8 @@ class ChainApplication:
         validators: ValidatorSet | ValidatorSets,
         clock: Clock,
         coinbase: bytes,
-        on_commit: Callable[[Block], None],
+        on_commit: Callable[[ExecutedBlock], None],
+        executor: BlockExecutor,
         build_budget: float | None = None,
     ) -> None:
         self.ledger = ledger
@@ -79,10 +84,13 @@ class ChainApplication:
         self.clock = clock
         self.coinbase = coinbase
         self.on_commit = on_commit
+        self.executor = executor
         self.build_budget = build_budget
         self._executed: dict[bytes, ExecutedBlock] = {}
+        self._executing: dict[bytes, asyncio.Future[ExecutedBlock]] = {}
+        self._committing: asyncio.Task[None] | None = None
         self._seconds_per_tx: float | None = None
-        self._verdicts: OrderedDict[BlockValue, str | None] = OrderedDict()
+        self._verdicts: OrderedDict[BlockValue, BodyHeader | str] = OrderedDict()
 
     # --- certificates ---------------------------------------------------------------------
     def certificate(self, height: int) -> CommitCertificate | None:
@@ -93,26 +101,38 @@ class ChainApplication:
 
     def value_of(self, height: int) -> BlockValue | None:
         """The consensus value of committed block `height` (for catch-up and sync)."""
-        block = self.ledger.block_by_number(height)
-        if block is None or height < 1:
+        if height < 1 or height > self.ledger.head.number:
+            return None
+        found = self.ledger.engine.get_block_rlp_by_number(height)
+        if found is None:
             return None
         parent = self.certificate(height - 1) if height > 1 else None
-        return encode_chain_value(block.hash, parent, block.rlp)
+        return encode_chain_value(found[0], parent, found[1])
 
     def check_value(self, block: BlockValue) -> None:
         """Check that a value's bytes are the block its hash names: the header hashes to
         it, the body matches the header's roots, and extraData commits to the parent
         certificate carried. No execution. Raises InvalidMessage (the sender's fault)."""
-        verdict = self._verdicts.get(block, "")
-        if verdict == "":
-            verdict = self._body_mismatch(block)
-            self._verdicts[block] = verdict
-            if len(self._verdicts) > VALUE_VERDICTS:
-                self._verdicts.popitem(last=False)
-        if verdict is not None:
-            raise InvalidMessage(f"block 0x{block.hash.hex()[:16]}: {verdict}")
+        self._checked_header(block)
 
-    def _body_mismatch(self, block: BlockValue) -> str | None:
+    def _checked_header(self, block: BlockValue) -> BodyHeader:
+        """The header of a value whose body `check_value` accepts (the verdict is kept).
+        Raises InvalidMessage."""
+        verdict = self._verdicts.get(block)
+        if verdict is None:
+            verdict = self._check_body(block)
+            self._remember_verdict(block, verdict)
+        if isinstance(verdict, str):
+            raise InvalidMessage(f"block 0x{block.hash.hex()[:16]}: {verdict}")
+        return verdict
+
+    def _remember_verdict(self, block: BlockValue, verdict: BodyHeader | str) -> None:
+        self._verdicts[block] = verdict
+        if len(self._verdicts) > VALUE_VERDICTS:
+            self._verdicts.popitem(last=False)
+
+    def _check_body(self, block: BlockValue) -> BodyHeader | str:
+        """The value's header if its body is the one its hash names, else what is wrong."""
         try:
             value = decode_chain_value(block.data)
             header = self.ledger.engine.check_body(value.block_rlp)
@@ -122,10 +142,11 @@ class ChainApplication:
             return "bytes of another block"
         if header.extra_data != parent_link(value.parent_certificate):
             return "extraData does not commit to the parent certificate carried"
-        return None
+        return header
 
     # --- Application ----------------------------------------------------------------------
-    def prepare_proposal(self, height: int, round: int) -> BlockValue:
+    async def prepare_proposal(self, height: int, round: int) -> BlockValue:
+        await self.settled()
         head = self.ledger.head
         if head.number != height - 1:
             raise PeerChainError(f"asked to propose height {height} on head {head.number}")
@@ -133,7 +154,8 @@ class ChainApplication:
         link = parent_link(parent_certificate)
         base_fee = self.ledger.next_base_fee()
         started = self.clock.now()
-        executed = self.ledger.engine.build_block(
+        executed = await self.executor.run(
+            ExecutionEngine.build_block,
             head,
             self.mempool.reap(head.gas_limit, base_fee, self._max_txs()),
             timestamp=max(head.timestamp + 1, int(started)),
@@ -146,7 +168,10 @@ class ChainApplication:
         if executed.skipped:
             self.mempool.remove([tx.hash for tx, _ in executed.skipped])
         self._executed[executed.block.hash] = executed
-        return encode_chain_value(executed.block.hash, parent_certificate, executed.block.rlp)
+        value = encode_chain_value(executed.block.hash, parent_certificate, executed.block.rlp)
+        # Built here: its body is the one its hash names.
+        self._remember_verdict(value, _body_header(executed.block.header))
+        return value
 
     def _max_txs(self) -> int | None:
         """How many transactions this node can execute within `build_budget` seconds (by
@@ -167,54 +192,84 @@ class ChainApplication:
         previous = self._seconds_per_tx
         self._seconds_per_tx = sample if previous is None else 0.5 * previous + 0.5 * sample
 
-    def validate_proposal(self, height: int, block: BlockValue) -> bool:
+    async def validate_proposal(self, height: int, block: BlockValue) -> bool:
+        await self.settled()
         try:
-            self._check(height, block, certificate=None)
+            await self._check(height, block, certificate=None)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             log.warning("rejecting block 0x%s at height %d: %s", block.hash.hex(), height, exc)
             return False
         return True
 
-    def commit(self, height: int, block: BlockValue, certificate: CommitCertificate) -> None:
-        """Persist a decided block. Raises LocalFaultError if this node cannot execute it
-        (more than 2/3 of the power decided it: our own state must be wrong)."""
-        executed = self._executed.get(block.hash) or self._check_certified(height, block, None)
+    def commit(
+        self, height: int, block: BlockValue, certificate: CommitCertificate
+    ) -> asyncio.Task[None]:
+        """Start persisting a decided block (executed by `prepare_proposal` or
+        `validate_proposal` before, or now) and return the task doing it; the builds and
+        checks asked for after this call wait for it (`settled`). The task raises
+        LocalFaultError if this node cannot execute the block (more than 2/3 of the power
+        decided it: our own state must be wrong)."""
+        previous = self._committing
+        self._committing = asyncio.get_running_loop().create_task(
+            self._commit(previous, height, block, certificate)
+        )
+        return self._committing
+
+    async def _commit(
+        self,
+        previous: asyncio.Task[None] | None,
+        height: int,
+        block: BlockValue,
+        certificate: CommitCertificate,
+    ) -> None:
+        if previous is not None:
+            await _quietly(previous)
+        executed = await self._check_certified(height, block, None)
         value = decode_chain_value(block.data)
         meta = {certificate_key(height): encode_certificate(certificate)}
         if value.parent_certificate is not None:
             # The parent's certificate that the chain carries replaces our local one.
             meta[certificate_key(height - 1)] = encode_certificate(value.parent_certificate)
-        self.ledger.commit(executed, meta)
+        await self.executor.write(executed.changes, meta)
+        self.ledger.advance(executed)
         self._executed.clear()
         self.mempool.on_new_block(
             [tx.hash for tx in executed.block.transactions], self.ledger.account_state
         )
-        self.on_commit(executed.block)
+        self.on_commit(executed)
+
+    async def settled(self) -> None:
+        """Wait until the last commit started has finished (or failed: it logged why)."""
+        if self._committing is not None:
+            await _quietly(self._committing)
 
     # --- block sync ---------------------------------------------------------------------
-    def apply_synced(self, height: int, block: BlockValue, certificate: CommitCertificate) -> bool:
+    async def apply_synced(
+        self, height: int, block: BlockValue, certificate: CommitCertificate
+    ) -> bool:
         """Check a block fetched from a peer against its certificate and commit it.
 
         False if the certificate is invalid or the bytes are not the certified block (the
         peer's fault). A certified block that this node cannot execute is this node's
         fault, not the peer's: that raises LocalFaultError (see `_check_certified`)."""
+        await self.settled()
         try:
             self.check_certificate(height, block, certificate)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             log.warning("rejecting synced block %d: %s", height, exc)
             return False
-        self._check_certified(height, block, certificate)
-        self.commit(height, block, certificate)
+        await self._check_certified(height, block, certificate)
+        await self.commit(height, block, certificate)
         return True
 
-    def _check_certified(
+    async def _check_certified(
         self, height: int, block: BlockValue, certificate: CommitCertificate | None
     ) -> ExecutedBlock:
         """`_check` a block that more than 2/3 of the voting power decided. If it fails,
         honest validators cannot all be wrong: our own state or code is, so this is a
         local fault (the node halts and offers a resync) and no peer is blamed."""
         try:
-            return self._check(height, block, certificate)
+            return await self._check(height, block, certificate)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             raise self.ledger.faults.raise_fault(
                 LocalFault(
@@ -256,17 +311,38 @@ class ChainApplication:
             raise PeerChainError(f"the validator set of height {height} is not known yet")
         return found
 
-    def _check(
+    async def _check(
         self, height: int, block: BlockValue, certificate: CommitCertificate | None
     ) -> ExecutedBlock:
-        """Execute a received value on our head and check it; cache and return the result.
+        """Execute a received value on our head and check it, once: the result is kept
+        for `commit`, and a check of the same block while one runs waits for that one.
         Raises InvalidBlock, InvalidMessage or DecodeError."""
         cached = self._executed.get(block.hash)
         if cached is not None:
             return cached
+        running = self._executing.get(block.hash)
+        if running is None:
+            running = asyncio.ensure_future(self._execute(height, block, certificate))
+            self._executing[block.hash] = running
+            running.add_done_callback(lambda _: self._executing.pop(block.hash, None))
+        return await asyncio.shield(running)
+
+    async def _execute(
+        self, height: int, block: BlockValue, certificate: CommitCertificate | None
+    ) -> ExecutedBlock:
         head = self.ledger.head
         if head.number != height - 1:
             raise InvalidBlock(f"block for height {height} but our head is {head.number}")
+        # The cheap checks first: a block that fails them is not executed.
+        header = self._checked_header(block)
+        if header.parent_hash != head.hash or header.number != height:
+            raise InvalidBlock("block is not built on our head")
+        if header.coinbase not in self._set_of(height):
+            raise InvalidBlock("block built by a non-validator")
+        if header.parent_beacon_block_root != validator_set_hash(self._set_of(height + 1)):
+            raise InvalidBlock("parentBeaconBlockRoot is not the hash of the next validator set")
+        if certificate is None and header.timestamp > self.clock.now() + MAX_CLOCK_DRIFT:
+            raise InvalidBlock("block timestamp is too far in the future")
         value = decode_chain_value(block.data)
         parent_certificate = value.parent_certificate
         if height > 1:
@@ -281,20 +357,29 @@ class ChainApplication:
         elif parent_certificate is not None:
             raise InvalidBlock("the first block has no parent certificate")
         started = self.clock.now()
-        executed = self.ledger.engine.execute_block(value.block_rlp)
+        executed = await self.executor.run(
+            ExecutionEngine.execute_block, value.block_rlp, self.mempool.by_hash()
+        )
         self._measure(len(executed.block.transactions), self.clock.now() - started)
-        header = executed.block.header
         if executed.block.hash != block.hash:
             raise InvalidBlock("block bytes do not match the value's hash")
-        if header.parent_hash != head.hash or header.number != height:
-            raise InvalidBlock("block is not built on our head")
-        if header.extra_data != parent_link(parent_certificate):
-            raise InvalidBlock("extraData does not commit to the parent certificate")
-        if header.coinbase not in self._set_of(height):
-            raise InvalidBlock("block built by a non-validator")
-        if header.parent_beacon_block_root != validator_set_hash(self._set_of(height + 1)):
-            raise InvalidBlock("parentBeaconBlockRoot is not the hash of the next validator set")
-        if certificate is None and header.timestamp > self.clock.now() + MAX_CLOCK_DRIFT:
-            raise InvalidBlock("block timestamp is too far in the future")
         self._executed[block.hash] = executed
         return executed
+
+
+def _body_header(header: Header) -> BodyHeader:
+    return BodyHeader(
+        hash=header.hash,
+        number=header.number,
+        extra_data=header.extra_data,
+        parent_hash=header.parent_hash,
+        coinbase=header.coinbase,
+        timestamp=header.timestamp,
+        parent_beacon_block_root=header.parent_beacon_block_root or b"",
+    )
+
+
+async def _quietly(task: asyncio.Task[None]) -> None:
+    """Wait for a commit task; its failure was logged by the one who awaited it."""
+    with contextlib.suppress(Exception):
+        await asyncio.shield(task)

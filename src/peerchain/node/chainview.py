@@ -1,14 +1,17 @@
 """The chain-reading half of `NodeView`, shared by every kind of node.
 
 `ChainView` answers blocks, transactions, receipts, logs, state and fee queries from
-a `Ledger`, a mempool and an event hub. Node kinds (dev, validator) extend it with
-how transactions are admitted and blocks are made.
+a `Ledger`, a mempool and an event hub. Calls, gas estimates, access lists, logs, proofs
+and traces are heavy queries: they run where `queries` runs them (worker processes in a
+node process), under its limits. Node kinds (dev, validator) extend it with how
+transactions are admitted and blocks are made.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from peerchain import __version__
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
@@ -16,10 +19,12 @@ from peerchain.core.errors import DecodeError, InvalidTransaction, PeerChainErro
 from peerchain.core.fees import next_base_fee, reward_percentiles
 from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import Transaction, decode_transaction
+from peerchain.execution.engine import ExecutionEngine
 from peerchain.node.events import EventHub
-from peerchain.node.ledger import Ledger
+from peerchain.node.ledger import Ledger, block_logs, find_logs, matching_logs
 from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.ports import TxJournal
+from peerchain.node.queries import InlineQueries, QueryRunner
 from peerchain.node.view import (
     AccessListResult,
     AccountProof,
@@ -40,6 +45,9 @@ from peerchain.node.view import (
     UnknownBlock,
 )
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
 GWEI = 10**9
 DEFAULT_TIP = GWEI
 FEE_HISTORY_MAX_BLOCKS = 1024
@@ -59,10 +67,12 @@ class ChainView:
         mempool: Mempool,
         events: EventHub,
         metrics: NodeMetrics | None = None,
+        queries: QueryRunner | None = None,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
         self.events = events
+        self.queries: QueryRunner = queries or InlineQueries(ledger.engine)
         self._journal: TxJournal | None = None
         self._journaled: dict[bytes, bytes] = {}  # local transactions still waiting
         self.metrics = metrics if metrics is not None else NodeMetrics()
@@ -158,14 +168,17 @@ class ChainView:
     def get_block_receipts(self, block_hash: bytes) -> list[Receipt]:
         return list(self.ledger.receipts(block_hash))
 
-    def get_logs(self, log_filter: LogFilter) -> list[Log]:
+    async def get_logs(self, log_filter: LogFilter) -> list[Log]:
+        addresses, topics = log_filter.addresses, log_filter.topics
         if log_filter.block_hash is not None:
             block = self.ledger.block_by_hash(log_filter.block_hash)
             if block is None:
                 raise UnknownBlock(f"block 0x{log_filter.block_hash.hex()} not found")
-            return self.ledger.block_logs(block.hash, log_filter.addresses, log_filter.topics)
-        return self.ledger.logs(
-            log_filter.from_block, log_filter.to_block, log_filter.addresses, log_filter.topics
+            return await self._query(block_logs, block.hash, addresses, topics)
+        last = min(log_filter.to_block, self.ledger.head.number)
+        max_logs = self.queries.limits.max_logs
+        return await self._query(
+            find_logs, log_filter.from_block, last, addresses, topics, max_logs
         )
 
     # --- state ----------------------------------------------------------------
@@ -185,43 +198,55 @@ class ChainView:
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes:
         return self.ledger.engine.get_storage(address, slot, header)
 
-    def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
-        return self.ledger.engine.get_proof(address, slots, header)
+    async def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof:
+        return await self._query(ExecutionEngine.get_proof, address, slots, header)
 
-    def call(
+    async def call(
         self,
         request: CallRequest,
         header: Header,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
     ) -> bytes:
-        return self.ledger.engine.call(request, header, state_overrides, block_overrides)
+        gas_cap = self.queries.limits.gas_cap
+        return await self._query(
+            ExecutionEngine.call, request, header, state_overrides, block_overrides, gas_cap
+        )
 
-    def estimate_gas(
+    async def estimate_gas(
         self,
         request: CallRequest,
         header: Header,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
     ) -> int:
-        return self.ledger.engine.estimate_gas(request, header, state_overrides, block_overrides)
+        gas_cap = self.queries.limits.gas_cap
+        estimate = await self._query(
+            ExecutionEngine.estimate_gas, request, header, state_overrides, block_overrides, gas_cap
+        )
+        log.debug("estimated %d gas in %d executions", estimate.gas, estimate.executions)
+        return estimate.gas
 
-    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
-        return AccessListResult(*self.ledger.engine.create_access_list(request, header))
+    async def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+        gas_cap = self.queries.limits.gas_cap
+        found = await self._query(ExecutionEngine.create_access_list, request, header, gas_cap)
+        return AccessListResult(*found)
 
     # --- tracing --------------------------------------------------------------
-    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:
         found = self.get_transaction(tx_hash)
         if found is None or found[1] is None:
             raise TraceFailed("transaction not found")
         location = found[1]
-        [(_, trace)] = self.ledger.engine.trace_block(location.block_hash, config, location.index)
+        [(_, trace)] = await self._query(
+            ExecutionEngine.trace_block, location.block_hash, config, location.index
+        )
         return trace
 
-    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
-        return self.ledger.engine.trace_block(header.hash, config)
+    async def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]:
+        return await self._query(ExecutionEngine.trace_block, header.hash, config)
 
-    def trace_call(
+    async def trace_call(
         self,
         request: CallRequest,
         header: Header,
@@ -229,8 +254,25 @@ class ChainView:
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
     ) -> Any:
-        engine = self.ledger.engine
-        return engine.trace_call(request, header, config, state_overrides, block_overrides)
+        gas_cap = self.queries.limits.gas_cap
+        return await self._query(
+            ExecutionEngine.trace_call,
+            request,
+            header,
+            config,
+            state_overrides,
+            block_overrides,
+            gas_cap,
+        )
+
+    async def _query(self, function: Callable[..., T], *args: Any) -> T:
+        """A heavy query where `queries` runs it; a damaged record it met is this node's
+        fault (reported, so the node stops, and raised)."""
+        try:
+            return await self.queries.run(function, *args)
+        except LocalFaultError as exc:
+            self.ledger.faults.report(exc.fault)
+            raise
 
     # --- fees -----------------------------------------------------------------
     def next_base_fee(self) -> int:
@@ -377,7 +419,7 @@ class ChainView:
         self.metrics.block_committed(block.header)
         self._rotate_journal()
         self.events.publish("newHeads", block.header)
-        logs = self.ledger.block_logs(block.hash)
+        logs = matching_logs(self.ledger.receipts(block.hash))  # kept since execution
         if logs:
             self.events.publish("logs", logs)
 
@@ -388,7 +430,7 @@ class ChainView:
     def sign(self, address: bytes, message: bytes) -> bytes:
         raise NotSupported("eth_sign is only available for dev accounts in dev mode")
 
-    def send_transaction(self, request: CallRequest) -> bytes:
+    async def send_transaction(self, request: CallRequest) -> bytes:
         raise NotSupported("eth_sendTransaction is only available in dev mode")
 
     def snapshot(self) -> int:

@@ -31,6 +31,7 @@ from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
+from peerchain.node.queries import QueryRunner
 from peerchain.node.view import BlockSelector, CallRequest
 
 # hardhat_mine runs up to this many blocks for real; longer runs are reserved.
@@ -66,8 +67,11 @@ class DevNode(ChainView):
         block_time_ms: int = 0,
         coinbase: bytes = ZERO_ADDRESS,
         mempool: Mempool | None = None,
+        queries: QueryRunner | None = None,
     ) -> None:
-        super().__init__(ledger, mempool or Mempool(chain_id=ledger.chain_id), EventHub())
+        super().__init__(
+            ledger, mempool or Mempool(chain_id=ledger.chain_id), EventHub(), queries=queries
+        )
         self.clock = clock
         self.coinbase = coinbase
         self._keys = {private_key_to_address(k): k for k in dev_keys}
@@ -253,16 +257,16 @@ class DevNode(ChainView):
         prefix = f"\x19Ethereum Signed Message:\n{len(message)}".encode()
         return self.sign_digest(address, keccak256(prefix + message))
 
-    def send_transaction(self, request: CallRequest) -> bytes:
-        unsigned = self.fill_transaction(request)
+    async def send_transaction(self, request: CallRequest) -> bytes:
+        unsigned = await self.fill_transaction(request)
         assert request.sender is not None
         if request.sender not in self._keys and self._can_impersonate(request.sender):
             return self._submit(impersonate_transaction(unsigned, request.sender))
         return self._submit(sign_transaction(unsigned, self._key(request.sender)))
 
-    def sign_transaction(self, request: CallRequest) -> Transaction:
+    async def sign_transaction(self, request: CallRequest) -> Transaction:
         """`request` filled and signed by a dev account (not sent)."""
-        unsigned = self.fill_transaction(request)
+        unsigned = await self.fill_transaction(request)
         assert request.sender is not None
         return sign_transaction(unsigned, self._key(request.sender))
 
@@ -270,7 +274,7 @@ class DevNode(ChainView):
         parity, r, s = sign_hash(digest, self._key(address))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + parity])
 
-    def fill_transaction(self, request: CallRequest) -> UnsignedTransaction:
+    async def fill_transaction(self, request: CallRequest) -> UnsignedTransaction:
         """`request` with nonce, gas and fees filled in as eth_sendTransaction does.
         Raises UnknownAccount for a sender the node can neither sign for nor
         impersonate."""
@@ -282,7 +286,7 @@ class DevNode(ChainView):
         nonce = (
             request.nonce if request.nonce is not None else self.get_pending_nonce(request.sender)
         )
-        gas = request.gas if request.gas is not None else self.estimate_gas(request, head)
+        gas = request.gas if request.gas is not None else await self.estimate_gas(request, head)
         legacy = request.gas_price is not None and request.max_fee_per_gas is None
         tip = request.max_priority_fee_per_gas
         if tip is None:

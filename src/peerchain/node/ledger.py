@@ -8,6 +8,7 @@ answers chain reads for the RPC view.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 
 from peerchain.core.blocks import Block, Header, Log, Receipt
@@ -16,12 +17,14 @@ from peerchain.core.faults import corrupted
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import Genesis
 from peerchain.core.mempool import AccountState
-from peerchain.core.queries import StateOverrides
+from peerchain.core.queries import QueryLimitExceeded, StateOverrides
 from peerchain.core.reserved import Reservation
 from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
 from peerchain.node.ports import ChainStore, Changes, StorageError
 
 GENESIS_KEY = b"genesis-hash"
+# Accounts whose head state is kept between two blocks for the mempool's checks.
+ACCOUNT_CACHE = 10_000
 CHAIN_ID_KEY = b"chain-id"
 # Dev nodes: the head's edited state (head hash + state root) and the reserved ranges.
 HEAD_STATE_KEY = b"dev-head-state"
@@ -61,6 +64,8 @@ class Ledger:
         self._reservations = [
             Reservation.from_json(r) for r in json.loads(store.get_meta(RESERVATIONS_KEY) or "[]")
         ]
+        self._accounts: dict[bytes, AccountState] = {}
+        self._accounts_root = b""
 
     @property
     def head(self) -> Header:
@@ -114,16 +119,27 @@ class Ledger:
         return next_base_fee(head.gas_used, head.gas_limit, head.base_fee_per_gas or 0)
 
     def account_state(self, address: bytes) -> AccountState:
-        """Nonce and balance of an account at the head (what the mempool checks against)."""
+        """Nonce and balance of an account at the head (what the mempool checks against),
+        read once per head state: a sender's many transactions between two blocks share
+        it."""
         head = self.head
-        return AccountState(
-            nonce=self.engine.get_nonce(address, head),
-            balance=self.engine.get_balance(address, head),
-        )
+        if head.state_root != self._accounts_root or len(self._accounts) >= ACCOUNT_CACHE:
+            self._accounts.clear()
+            self._accounts_root = head.state_root
+        found = self._accounts.get(address)
+        if found is None:
+            nonce, balance = self.engine.get_nonce_and_balance(address, head)
+            found = self._accounts[address] = AccountState(nonce=nonce, balance=balance)
+        return found
 
     def commit(self, executed: ExecutedBlock, meta: Changes | None = None) -> None:
         """Persist an executed block and the node's records for it in one write."""
         self.store.write(executed.changes, meta)
+        self.advance(executed)
+
+    def advance(self, executed: ExecutedBlock) -> None:
+        """Make an executed block that is now in the store the head (a node whose
+        executor persisted it calls this)."""
         self._head = executed.block.header
         self._head_state = None
 
@@ -183,36 +199,53 @@ class Ledger:
     def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
         return self.engine.get_receipts(block_hash)
 
-    def logs(
-        self,
-        from_block: int,
-        to_block: int,
-        addresses: tuple[bytes, ...] = (),
-        topics: tuple[tuple[bytes, ...] | None, ...] = (),
-    ) -> list[Log]:
-        """Logs of canonical blocks in [from_block, to_block] matching the filter."""
-        found: list[Log] = []
-        for number in range(max(from_block, 0), min(to_block, self._head.number) + 1):
-            header = self.engine.get_header_by_number(number)
-            if header is None or not bloom_matches(header.logs_bloom, addresses, topics):
-                continue  # the header's bloom rules the block out without reading it
-            found.extend(self.block_logs(header.hash, addresses, topics))
-        return found
-
-    def block_logs(
-        self,
-        block_hash: bytes,
-        addresses: tuple[bytes, ...] = (),
-        topics: tuple[tuple[bytes, ...] | None, ...] = (),
-    ) -> list[Log]:
-        """Logs of one block matching the filter, in order."""
-        return [
-            log
-            for receipt in self.engine.get_receipts(block_hash)
-            for log in receipt.logs
-            if log_matches(log.address, log.topics, addresses, topics)
-        ]
-
 
 def _encode_reservations(reservations: list[Reservation]) -> bytes:
     return json.dumps([r.to_json() for r in reservations]).encode()
+
+
+def find_logs(
+    engine: ExecutionEngine,
+    first: int,
+    last: int,
+    addresses: tuple[bytes, ...],
+    topics: tuple[tuple[bytes, ...] | None, ...],
+    max_logs: int,
+) -> list[Log]:
+    """Logs of canonical blocks first..last matching the filter (a query: see
+    `node.queries`). Raises QueryLimitExceeded past `max_logs` logs."""
+    found: list[Log] = []
+    for number in range(max(first, 0), last + 1):
+        header = engine.get_header_by_number(number)
+        if header is None or not bloom_matches(header.logs_bloom, addresses, topics):
+            continue  # the header's bloom rules the block out without reading it
+        found.extend(matching_logs(engine.get_receipts(header.hash), addresses, topics))
+        if len(found) > max_logs:
+            raise QueryLimitExceeded(
+                f"query returned more than {max_logs} results; query a smaller block range"
+            )
+    return found
+
+
+def block_logs(
+    engine: ExecutionEngine,
+    block_hash: bytes,
+    addresses: tuple[bytes, ...],
+    topics: tuple[tuple[bytes, ...] | None, ...],
+) -> list[Log]:
+    """Logs of one stored block matching the filter (a query)."""
+    return matching_logs(engine.get_receipts(block_hash), addresses, topics)
+
+
+def matching_logs(
+    receipts: Iterable[Receipt],
+    addresses: tuple[bytes, ...] = (),
+    topics: tuple[tuple[bytes, ...] | None, ...] = (),
+) -> list[Log]:
+    """The logs of `receipts` matching the filter, in order."""
+    return [
+        log
+        for receipt in receipts
+        for log in receipt.logs
+        if log_matches(log.address, log.topics, addresses, topics)
+    ]

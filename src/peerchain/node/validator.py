@@ -4,8 +4,10 @@
 shares with the simulator: it feeds the reactor network messages (from a bounded inbox,
 a bounded share per peer), timer expiries and application answers one at a time, and
 carries out its commands in order (WAL append and fsync before a message leaves,
-timers, block building, validation and commit through `ChainApplication`, commits sent
-to peers that are behind, block sync). Consensus gossip is relayed only after the
+timers, commits sent to peers that are behind, block sync). Block building, validation
+and commit go to `ChainApplication`, whose executor thread runs them while consensus goes
+on: their answers come back as events, and a block is persisted while consensus on the
+next height begins. Consensus gossip is relayed only after the
 reactor's check (authentic, block body of the signed hash, height h or h+1);
 transactions only once the mempool admitted them. It is a `NodeView` for JSON-RPC; a
 node without a validator key follows the chain as an observer.
@@ -17,10 +19,9 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
-from peerchain.core.blocks import Block
 from peerchain.core.consensus.certificate import Commit, CommitCertificate
 from peerchain.core.consensus.events import BlockPrepared as BlockPreparedEvent
 from peerchain.core.consensus.events import (
@@ -38,7 +39,7 @@ from peerchain.core.consensus.events import (
 )
 from peerchain.core.consensus.evidence import EvidenceRecord
 from peerchain.core.consensus.machine import ConsensusMachine
-from peerchain.core.consensus.messages import InvalidMessage
+from peerchain.core.consensus.messages import BlockValue, InvalidMessage
 from peerchain.core.consensus.reactor import (
     Command,
     Penalize,
@@ -58,18 +59,22 @@ from peerchain.core.p2p.gossip import Relay
 from peerchain.core.p2p.messages import Channel
 from peerchain.core.p2p.scoring import Offence
 from peerchain.core.transactions import decode_transaction
+from peerchain.execution.engine import ExecutedBlock
 from peerchain.node.chainapp import ChainApplication
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.evidence import EvidencePool
 from peerchain.node.evidencereport import EvidenceReporter
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
+from peerchain.node.queries import QueryRunner
 from peerchain.node.validatorsets import ChainValidatorSets
 from peerchain.node.view import ConsensusState, NodeHealth, PeerInfo, SyncStatus
 
+T = TypeVar("T")
 log = logging.getLogger("peerchain.consensus")
 
 # The share of the propose timeout a proposer may spend executing its block: a bigger block
@@ -97,8 +102,9 @@ class ConsensusNode(ChainView):
         private_key: bytes | None = None,
         signer: SignerState | None = None,
         metrics: NodeMetrics | None = None,
+        queries: QueryRunner | None = None,
     ) -> None:
-        super().__init__(ledger, Mempool(chain_id=ledger.chain_id), EventHub(), metrics)
+        super().__init__(ledger, Mempool(chain_id=ledger.chain_id), EventHub(), metrics, queries)
         self.clock = clock
         self.network = network
         self.wal = wal
@@ -113,6 +119,7 @@ class ConsensusNode(ChainView):
             clock,
             coinbase=self.address or ZERO_ADDRESS,
             on_commit=self._on_commit,
+            executor=BlockExecutor(ledger.engine, ledger.store),
             build_budget=timeouts.propose_ms / 1000 * BUILD_SHARE,
         )
         self.reactor = Reactor(
@@ -170,6 +177,8 @@ class ConsensusNode(ChainView):
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.app.settled()
+        await asyncio.to_thread(self.app.executor.close)
         await self.network.stop()
         self.wal.close()
 
@@ -261,15 +270,11 @@ class ConsensusNode(ChainView):
             case ScheduleTimeout():
                 pass  # one timer follows the machine's next_timeout(); see _arm_timer
             case PrepareBlock(height, round):
-                value = self.app.prepare_proposal(height, round)
-                self._post(BlockPreparedEvent(height, round, value))
+                self._spawn(self._prepare(height, round))
             case ValidateBlock(height, block):
-                valid = self.app.validate_proposal(height, block)
-                self._post(ProposalValidated(height, block, valid))
+                self._spawn(self._validate(height, block))
             case CommitBlock(height, block, certificate):
-                self.app.commit(height, block, certificate)
-                self.wal.prune(height + 1)
-                self.network.update_height(height)
+                self._spawn(self._commit(height, self.app.commit(height, block, certificate)))
             case ReportEvidence(evidence):
                 kept = self.evidence_pool.report(evidence, self.reactor.height)
                 if kept is not None:
@@ -302,6 +307,36 @@ class ConsensusNode(ChainView):
         self.network.broadcast(Channel.TRANSACTIONS, tx.raw)
         log.warning("reported double signing on chain in transaction 0x%s", tx.hash.hex())
 
+    # --- execution (on the executor; answers come back as events) ---------------------------
+    async def _prepare(self, height: int, round: int) -> None:
+        value = await self._answer(
+            self.app.prepare_proposal(height, round), f"build block {height} round {round}"
+        )
+        if value is not None:
+            self._post(BlockPreparedEvent(height, round, value))
+
+    async def _validate(self, height: int, block: BlockValue) -> None:
+        valid = await self._answer(self.app.validate_proposal(height, block), f"check {height}")
+        if valid is not None:
+            self._post(ProposalValidated(height, block, valid))
+
+    async def _commit(self, height: int, persisted: asyncio.Task[None]) -> None:
+        if await self._answer(_done(persisted), f"persist block {height}"):
+            self.wal.prune(height + 1)
+            self.network.update_height(height)
+
+    async def _answer(self, work: Awaitable[T], what: str) -> T | None:
+        """The application's answer, or None when it failed: a local fault stops the
+        node (`_on_fault`); anything else is logged, and timeouts or a block sync bring
+        the node back in step."""
+        try:
+            return await work
+        except LocalFaultError as exc:
+            self.ledger.faults.report(exc.fault)  # our own fault: stop, say so
+        except Exception:
+            log.exception("could not %s", what)
+        return None
+
     def _arm_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -314,7 +349,8 @@ class ConsensusNode(ChainView):
             delay, self._post, TimeoutFired(timeout)
         )
 
-    def _on_commit(self, block: Block) -> None:
+    def _on_commit(self, executed: ExecutedBlock) -> None:
+        block = executed.block
         self.publish_block(block)
         self._measure_certificate(block.number - 1)  # its canonical one is in this block
         log.info(
@@ -419,6 +455,7 @@ class ConsensusNode(ChainView):
         return found
 
     async def _sync(self, target: int) -> None:
+        await self.app.settled()
         start = self.ledger.head.number
         self._sync_status = SyncStatus(start, start, max(start, target))
         log.info("block sync from %d towards %d", start, target)
@@ -453,13 +490,12 @@ class ConsensusNode(ChainView):
             self.app.check_value(message.block)
         except InvalidMessage:
             return False
-        ok = self.app.apply_synced(height, message.block, message.certificate)
+        ok = await self.app.apply_synced(height, message.block, message.certificate)
         if ok and self._sync_status is not None:
             target = max(self._sync_status.highest_block, height)
             self._sync_status = SyncStatus(self._sync_status.starting_block, height, target)
             if self.on_sync_progress is not None:
                 self.on_sync_progress(height, target)
-        await asyncio.sleep(0)  # let RPC and the network breathe between blocks
         return ok
 
     # --- NodeView -------------------------------------------------------------------------
@@ -539,3 +575,8 @@ class ConsensusNode(ChainView):
 
     def ban_peer(self, node_id: bytes, seconds: float | None) -> None:
         self.network.ban(node_id, seconds)
+
+
+async def _done(task: asyncio.Task[None]) -> bool:
+    await task
+    return True

@@ -1,7 +1,9 @@
 """The read-mostly face of a node for JSON-RPC and the explorer.
 
 `NodeView` is the only thing `rpc/` and `explorer/` see of a node. Addresses and
-hashes are raw bytes; block selectors are resolved by `resolve_block`.
+hashes are raw bytes; block selectors are resolved by `resolve_block`. The heavy
+queries (calls, gas estimates, logs, proofs) are coroutines: a node runs them away from
+its event loop, under per-call limits (`QueryTimeout`, `QueryLimitExceeded`).
 Methods raise `peerchain.core.errors.PeerChainError` subclasses for bad input
 (`InvalidTransaction` for rejected transactions, `ExecutionReverted` for calls
 that revert, `UnknownBlock` for selectors that match nothing), and `LocalFaultError`
@@ -35,6 +37,8 @@ from peerchain.core.queries import BlockOverrides as BlockOverrides
 from peerchain.core.queries import CallRequest as CallRequest
 from peerchain.core.queries import ExecutionFailed as ExecutionFailed
 from peerchain.core.queries import ExecutionReverted as ExecutionReverted
+from peerchain.core.queries import QueryLimitExceeded as QueryLimitExceeded
+from peerchain.core.queries import QueryTimeout as QueryTimeout
 from peerchain.core.queries import StateOverrides as StateOverrides
 from peerchain.core.queries import StorageProof as StorageProof
 from peerchain.core.tracing import TraceConfig as TraceConfig
@@ -210,7 +214,9 @@ class NodeView(Protocol):
 
     def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
     def get_block_receipts(self, block_hash: bytes) -> list[Receipt]: ...
-    def get_logs(self, log_filter: LogFilter) -> list[Log]: ...
+    async def get_logs(self, log_filter: LogFilter) -> list[Log]:
+        """Matching logs of a resolved range; QueryLimitExceeded past the node's limit."""
+        ...
 
     # --- state --------------------------------------------------------------
     def get_balance(self, address: bytes, header: Header) -> int: ...
@@ -221,18 +227,18 @@ class NodeView(Protocol):
     def get_pending_nonce(self, address: bytes) -> int: ...
     def get_code(self, address: bytes, header: Header) -> bytes: ...
     def get_storage(self, address: bytes, slot: int, header: Header) -> bytes: ...
-    def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof: ...
-    def call(
+    async def get_proof(self, address: bytes, slots: list[int], header: Header) -> AccountProof: ...
+    async def call(
         self,
         request: CallRequest,
         header: Header,
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
     ) -> bytes:
-        """Return output; raises ExecutionReverted or ExecutionFailed."""
+        """Return output; raises ExecutionReverted, ExecutionFailed or QueryTimeout."""
         ...
 
-    def estimate_gas(
+    async def estimate_gas(
         self,
         request: CallRequest,
         header: Header,
@@ -240,14 +246,14 @@ class NodeView(Protocol):
         block_overrides: BlockOverrides | None = None,
     ) -> int: ...
 
-    def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
+    async def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
         """Accounts and slots `request` touches, with the gas it uses with them."""
         ...
 
     # --- tracing (geth's JSON shapes; raise TraceFailed, UnknownBlock) ----------
-    def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any: ...
-    def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]: ...
-    def trace_call(
+    async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any: ...
+    async def trace_block(self, header: Header, config: TraceConfig) -> list[tuple[bytes, Any]]: ...
+    async def trace_call(
         self,
         request: CallRequest,
         header: Header,
@@ -284,7 +290,7 @@ class NodeView(Protocol):
         """EIP-191 personal-message signature (65 bytes) by a dev account."""
         ...
 
-    def send_transaction(self, request: CallRequest) -> bytes:
+    async def send_transaction(self, request: CallRequest) -> bytes:
         """Fill, sign with a dev account and submit; return the tx hash."""
         ...
 
@@ -326,7 +332,7 @@ class DevView(NodeView, Protocol):
 
     coinbase: bytes
 
-    def sign_transaction(self, request: CallRequest) -> Transaction:
+    async def sign_transaction(self, request: CallRequest) -> Transaction:
         """`request` filled and signed by a dev account, not sent."""
         ...
 

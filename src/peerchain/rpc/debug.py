@@ -106,26 +106,26 @@ def _traces(pairs: list[tuple[bytes, Any]]) -> list[dict[str, Any]]:
 def debug_methods(view: NodeView) -> dict[str, Method]:
     """debug_traceTransaction, debug_traceCall, debug_traceBlockByNumber/ByHash."""
 
-    def trace_transaction(p: Params, ctx: CallContext) -> Any:
+    async def trace_transaction(p: Params, ctx: CallContext) -> Any:
         tx_hash = p.required(0, parse_hash)
         config = p.optional(1, parse_trace_config, TraceConfig())
-        return view.trace_transaction(tx_hash, config)
+        return await view.trace_transaction(tx_hash, config)
 
-    def trace_call(p: Params, ctx: CallContext) -> Any:
+    async def trace_call(p: Params, ctx: CallContext) -> Any:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
         config, state, block = p.optional(2, _trace_call_options, (TraceConfig(), (), None))
-        return view.trace_call(request, header, config, state, block)
+        return await view.trace_call(request, header, config, state, block)
 
-    def trace_block_by_number(p: Params, ctx: CallContext) -> Any:
+    async def trace_block_by_number(p: Params, ctx: CallContext) -> Any:
         header = view.resolve_block(p.required(0, parse_block_number))
         config = p.optional(1, parse_trace_config, TraceConfig())
-        return _traces(view.trace_block(header, config))
+        return _traces(await view.trace_block(header, config))
 
-    def trace_block_by_hash(p: Params, ctx: CallContext) -> Any:
+    async def trace_block_by_hash(p: Params, ctx: CallContext) -> Any:
         header = view.resolve_block(p.required(0, parse_hash))
         config = p.optional(1, parse_trace_config, TraceConfig())
-        return _traces(view.trace_block(header, config))
+        return _traces(await view.trace_block(header, config))
 
     return {
         "traceTransaction": Method(trace_transaction, 2),

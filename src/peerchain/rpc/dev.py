@@ -245,11 +245,11 @@ def dev_eth_methods(view: DevView) -> dict[str, Method]:
         address = p.required(0, parse_address)
         return data(view.sign_digest(address, p.required(1, typed_data_digest)))
 
-    def sign_transaction(p: Params, ctx: CallContext) -> dict[str, Any]:
+    async def sign_transaction(p: Params, ctx: CallContext) -> dict[str, Any]:
         request = p.required(0, parse_call_request)
         if request.sender is None:
             raise invalid_params('invalid argument 0: "from" is required')
-        tx = view.sign_transaction(request)
+        tx = await view.sign_transaction(request)
         return {"raw": data(tx.raw), "tx": format_transaction(tx, None, None)}
 
     return {

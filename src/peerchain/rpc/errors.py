@@ -13,7 +13,12 @@ import logging
 from typing import Any
 
 from peerchain.core.errors import PeerChainError
-from peerchain.node.view import ExecutionReverted, LocalFaultError, UnknownBlock
+from peerchain.node.view import (
+    ExecutionReverted,
+    LocalFaultError,
+    QueryLimitExceeded,
+    UnknownBlock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,8 @@ def to_rpc_error(exc: BaseException) -> RpcError:
         # The node's own data or disk failed: not the client's fault, and the one line
         # tells the client (and the operator in the log) what is wrong and what to do.
         return RpcError(INTERNAL_ERROR, exc.fault.line())
+    if isinstance(exc, QueryLimitExceeded):
+        return RpcError(LIMIT_EXCEEDED, str(exc))
     if isinstance(exc, UnknownBlock):
         return server_error(str(exc) or "header not found")
     if isinstance(exc, PeerChainError):

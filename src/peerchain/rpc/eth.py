@@ -147,11 +147,11 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
             return shapes.quantity(view.get_pending_nonce(address))
         return shapes.quantity(view.get_nonce(address, resolve_ref(view, ref)))
 
-    def get_proof(p: Params, ctx: CallContext) -> Any:
+    async def get_proof(p: Params, ctx: CallContext) -> Any:
         address = p.required(0, parse_address)
         keys = p.required(1, _storage_keys)
         header = resolve_ref(view, p.optional(2, parse_block_ref, LATEST))
-        return shapes.format_proof(view.get_proof(address, keys, header))
+        return shapes.format_proof(await view.get_proof(address, keys, header))
 
     # --- blocks --------------------------------------------------------------------
     def get_block_by_number(p: Params, ctx: CallContext) -> Any:
@@ -218,22 +218,22 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
         return shapes.format_receipt(receipt, block_timestamp(view, receipt.block_hash))
 
     # --- execution -----------------------------------------------------------------
-    def call(p: Params, ctx: CallContext) -> str:
+    async def call(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
-        return shapes.data(view.call(request, header, *_overrides(p)))
+        return shapes.data(await view.call(request, header, *_overrides(p)))
 
-    def estimate_gas(p: Params, ctx: CallContext) -> str:
+    async def estimate_gas(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
         # Without a block, the estimate is for the next block (as Hardhat does; elsewhere
         # the pending block is the latest).
         header = resolve_ref(view, p.optional(1, parse_block_ref, PENDING))
-        return shapes.quantity(view.estimate_gas(request, header, *_overrides(p)))
+        return shapes.quantity(await view.estimate_gas(request, header, *_overrides(p)))
 
-    def create_access_list(p: Params, ctx: CallContext) -> Any:
+    async def create_access_list(p: Params, ctx: CallContext) -> Any:
         request = p.required(0, parse_call_request)
         header = resolve_ref(view, p.optional(1, parse_block_ref, LATEST))
-        result = view.create_access_list(request, header)
+        result = await view.create_access_list(request, header)
         answer: dict[str, Any] = {
             "accessList": [
                 {
@@ -258,11 +258,11 @@ def eth_methods(view: NodeView) -> dict[str, Method]:
     def send_raw_transaction(p: Params, ctx: CallContext) -> str:
         return shapes.data(view.send_raw_transaction(p.required(0, parse_data)))
 
-    def send_transaction(p: Params, ctx: CallContext) -> str:
+    async def send_transaction(p: Params, ctx: CallContext) -> str:
         request = p.required(0, parse_call_request)
         if request.sender is None:
             raise invalid_params('invalid argument 0: "from" is required')
-        return shapes.data(view.send_transaction(request))
+        return shapes.data(await view.send_transaction(request))
 
     def accounts(p: Params, ctx: CallContext) -> list[str]:
         return [shapes.data(a) for a in view.accounts()]

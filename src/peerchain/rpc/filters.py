@@ -221,9 +221,9 @@ def _filter_id(value: Any) -> str:
 def filter_methods(view: NodeView, manager: FilterManager, max_log_range: int) -> dict[str, Method]:
     """eth_getLogs and the polling filter methods over `manager`."""
 
-    def get_logs(p: Params, ctx: CallContext) -> list[shapes.JsonObject]:
+    async def get_logs(p: Params, ctx: CallContext) -> list[shapes.JsonObject]:
         log_filter = resolve_log_filter(view, p.required(0, parse_filter), max_log_range)
-        return format_logs(view, view.get_logs(log_filter))
+        return format_logs(view, await view.get_logs(log_filter))
 
     def new_filter(p: Params, ctx: CallContext) -> str:
         return manager.install("logs", p.required(0, parse_filter))
@@ -240,10 +240,10 @@ def filter_methods(view: NodeView, manager: FilterManager, max_log_range: int) -
             return format_logs(view, items)
         return [shapes.data(h) for h in items]
 
-    def get_filter_logs(p: Params, ctx: CallContext) -> list[shapes.JsonObject]:
+    async def get_filter_logs(p: Params, ctx: CallContext) -> list[shapes.JsonObject]:
         spec = manager.log_spec(p.required(0, _filter_id))
         log_filter = resolve_log_filter(view, spec, max_log_range)
-        return format_logs(view, view.get_logs(log_filter))
+        return format_logs(view, await view.get_logs(log_filter))
 
     def uninstall_filter(p: Params, ctx: CallContext) -> bool:
         return manager.uninstall(p.required(0, _filter_id))
