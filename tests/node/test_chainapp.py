@@ -173,9 +173,9 @@ def test_a_validator_reuses_the_transactions_its_mempool_decoded(
     validator = Node(tmp_path / "validator", genesis)
     decoded: list[bytes] = []
 
-    def counting_decode(raw: bytes, chain_id: int | None = None) -> Transaction:
+    def counting_decode(raw: bytes, chain_id: int | None = None, **options: Any) -> Transaction:
         decoded.append(raw)
-        return decode_transaction(raw, chain_id)
+        return decode_transaction(raw, chain_id, **options)
 
     monkeypatch.setattr(engine_module, "decode_transaction", counting_decode)
 

@@ -4,7 +4,9 @@ block whose bytes are not the certified ones is the sender's fault."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +19,9 @@ from peerchain.core.genesis import Validator, dev_genesis
 from peerchain.core.mempool import Mempool
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
-from peerchain.execution.engine import ExecutedBlock, InvalidBlock
+from peerchain.execution.engine import ExecutedBlock, ExecutionEngine, InvalidBlock
 from peerchain.node.chainapp import ChainApplication
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 
 CHAIN_ID = 1337
@@ -36,13 +39,13 @@ def _app(path: Path) -> ChainApplication:
     ledger = Ledger(LmdbStore(path), GENESIS)
     return ChainApplication(
         ledger, Mempool(CHAIN_ID), VALIDATORS, Clock(), private_key_to_address(KEYS[0]),
-        on_commit=lambda block: None,
+        on_commit=lambda block: None, executor=BlockExecutor(ledger.engine, ledger.store),
     )  # fmt: skip
 
 
 def _certified(tmp_path: Path) -> tuple[BlockValue, CommitCertificate]:
     proposer = _app(tmp_path / "honest")
-    value = proposer.prepare_proposal(1, 0)
+    value = asyncio.run(proposer.prepare_proposal(1, 0))
     vote = sign_vote(KEYS[0], CHAIN_ID, VoteKind.PRECOMMIT, 1, 0, value.hash)
     return value, certificate_from_votes([vote])
 
@@ -53,12 +56,12 @@ def test_a_certified_block_we_cannot_execute_is_our_fault(
     value, certificate = _certified(tmp_path)
     ours = _app(tmp_path / "ours")
 
-    def disagree(block_rlp: bytes) -> ExecutedBlock:
+    def disagree(engine: ExecutionEngine, block_rlp: bytes, *known: Any) -> ExecutedBlock:
         raise InvalidBlock("block 1: result differs from the block's header: state_root")
 
-    monkeypatch.setattr(ours.ledger.engine, "execute_block", disagree)
+    monkeypatch.setattr(ExecutionEngine, "execute_block", disagree)
     with pytest.raises(LocalFaultError) as raised:
-        ours.apply_synced(1, value, certificate)
+        asyncio.run(ours.apply_synced(1, value, certificate))
     fault = raised.value.fault
     assert fault.cause == "state disagrees with the network"
     assert "more than 2/3" in fault.detail and "state_root" in fault.detail
@@ -71,7 +74,7 @@ def test_bytes_that_are_not_the_certified_block_are_the_senders_fault(tmp_path: 
     value, certificate = _certified(tmp_path)
     ours = _app(tmp_path / "ours")
     forged = BlockValue(value.hash, value.data[:-1] + bytes([value.data[-1] ^ 1]))
-    assert ours.apply_synced(1, forged, certificate) is False
+    assert asyncio.run(ours.apply_synced(1, forged, certificate)) is False
     assert ours.ledger.faults.current is None
-    assert ours.apply_synced(1, value, certificate) is True
+    assert asyncio.run(ours.apply_synced(1, value, certificate)) is True
     assert ours.ledger.head.hash == value.hash

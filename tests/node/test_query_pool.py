@@ -49,7 +49,7 @@ def test_worker_answers_times_out_endless_calls_and_refuses_too_many(tmp_path: P
     async def scenario() -> None:
         await pool.start()
         try:
-            answer = await pool.run(ExecutionEngine.estimate_gas, loop_call, head, MAX_GAS)
+            answer = await pool.run(ExecutionEngine.estimate_gas, loop_call, head, gas_cap=MAX_GAS)
             assert answer == ledger.engine.estimate_gas(loop_call, head)
             assert isinstance(answer, GasEstimate)
             pid = await pool.run(worker_pid)
@@ -58,12 +58,14 @@ def test_worker_answers_times_out_endless_calls_and_refuses_too_many(tmp_path: P
             # An explicit gas of 2**64-1 is capped, and the timeout stops the loop anyway.
             endless = CallRequest(data=ENDLESS_LOOP, gas=MAX_GAS)
             with pytest.raises(QueryTimeout, match=r"execution aborted \(timeout = 1s\)"):
-                await pool.run(ExecutionEngine.call, endless, head, 50_000_000)
+                await pool.run(ExecutionEngine.call, endless, head, gas_cap=50_000_000)
             assert await pool.run(worker_pid) == pid  # the same worker, interrupted
 
             # Two calls run or wait; a third is refused at once.
             running = [
-                asyncio.ensure_future(pool.run(ExecutionEngine.call, endless, head, MAX_GAS))
+                asyncio.ensure_future(
+                    pool.run(ExecutionEngine.call, endless, head, gas_cap=MAX_GAS)
+                )
                 for _ in range(2)
             ]
             await asyncio.sleep(0)
@@ -92,7 +94,7 @@ def test_stuck_worker_is_replaced_and_close_cuts_off_a_running_call(tmp_path: Pa
         pool.limits = QueryLimits(timeout=60.0)
         endless = CallRequest(data=ENDLESS_LOOP)
         running = asyncio.ensure_future(
-            pool.run(ExecutionEngine.call, endless, ledger.head, MAX_GAS)
+            pool.run(ExecutionEngine.call, endless, ledger.head, gas_cap=MAX_GAS)
         )
         for _ in range(1000):
             if not pool.idle_workers:

@@ -67,8 +67,8 @@ class QueryRunner(Protocol):
 
     limits: QueryLimits
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        """`function(engine, *args)`. Raises what the function raises (PeerChainError),
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`function(engine, *args, **kwargs)`. Raises what the function raises (PeerChainError),
         QueryTimeout or QueryLimitExceeded."""
         ...
 
@@ -82,8 +82,8 @@ class InlineQueries:
         self.engine = engine
         self.limits = limits or QueryLimits()
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
-        return function(self.engine, *args)
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return function(self.engine, *args, **kwargs)
 
     async def close(self) -> None:
         pass
@@ -163,7 +163,7 @@ class QueryPool:
         rounds = math.ceil(self.limits.max_calls / self._size)
         return rounds * (self.limits.timeout + KILL_GRACE) + START_TIMEOUT
 
-    async def run(self, function: Callable[..., T], *args: Any) -> T:
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._idle is None or self._closed:
             raise PeerChainError("the node's query workers are not running")
         if self._calls >= self.limits.max_calls:
@@ -180,15 +180,17 @@ class QueryPool:
             if worker is None:  # closed while waiting; pass the word to the next waiter
                 self._idle.put_nowait(None)
                 raise PeerChainError("the node's query workers are not running")
-            return await self._ask(worker, function, args)  # type: ignore[no-any-return]
+            return await self._ask(worker, (function, args, kwargs))  # type: ignore[no-any-return]
         finally:
             self._calls -= 1
 
     async def _ask(
-        self, worker: _Worker, function: Callable[..., Any], args: tuple[Any, ...]
+        self,
+        worker: _Worker,
+        call: tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]],
     ) -> Any:
         timeout = self.limits.timeout
-        job = pickle.dumps((function, args, timeout), protocol=pickle.HIGHEST_PROTOCOL)
+        job = pickle.dumps((*call, timeout), protocol=pickle.HIGHEST_PROTOCOL)
         try:
             worker.conn.send_bytes(job)
             kind, value = await worker.receive(timeout + KILL_GRACE)

@@ -37,7 +37,7 @@ READY = "ready"
 WORKER_NICENESS = 10
 _PR_SET_PDEATHSIG = 1
 
-Job = tuple[Callable[..., Any], tuple[Any, ...], float]
+Job = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], float]
 
 
 class _Deadline(BaseException):
@@ -89,11 +89,11 @@ def serve(conn: Connection) -> None:
 
 
 def _answer(engine: Any, job: Job, alarm: _Alarm) -> tuple[str, Any]:
-    function, args, timeout = job
+    function, args, kwargs, timeout = job
     try:
         try:
             alarm.arm(timeout)
-            return "ok", function(engine, *args)
+            return "ok", function(engine, *args, **kwargs)
         finally:
             alarm.disarm()
     except _Deadline:
