@@ -4,6 +4,7 @@ refused with the block they fail at, and nothing after it is imported."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 from pathlib import Path
@@ -31,6 +32,7 @@ from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
 from peerchain.node.archive import MAGIC, ArchiveHeader
 from peerchain.node.chainapp import ChainApplication
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 
 CHAIN_ID = 4242
@@ -58,6 +60,7 @@ def open_chain(datadir: Path, genesis: Genesis) -> tuple[LmdbStore, ChainApplica
         SystemClock(),
         coinbase=private_key_to_address(VALIDATOR_KEY),
         on_commit=lambda block: None,
+        executor=BlockExecutor(ledger.engine, store),
     )
     return store, app
 
@@ -85,11 +88,16 @@ def build_chain(datadir: Path, genesis: Genesis, blocks: int) -> None:
                 base_fee=ledger.next_base_fee(),
                 block_gas_limit=ledger.head.gas_limit,
             )
-            value = app.prepare_proposal(height, 0)
+            value = asyncio.run(app.prepare_proposal(height, 0))
             commit = certify(value, height, genesis.chain_id)
-            app.commit(height, value, commit.certificate)
+            asyncio.run(_committed(app, height, value, commit))
     finally:
+        app.executor.close()
         store.close()
+
+
+async def _committed(app: ChainApplication, height: int, value: BlockValue, commit: Commit) -> None:
+    await app.commit(height, value, commit.certificate)
 
 
 def chain_summary(datadir: Path, genesis: Genesis) -> list[tuple[bytes, bytes, bytes]]:

@@ -4,6 +4,7 @@ file and back into a data directory, checked block by block (see peerchain.node.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from peerchain.node.archive import (
     write_archive,
 )
 from peerchain.node.chainapp import ChainApplication
+from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 from peerchain.node.validatorsets import ChainValidatorSets
 
@@ -50,14 +52,19 @@ def _chain(datadir: Path, genesis: Genesis) -> Iterator[ChainApplication]:
     store = LmdbStore(datadir / "chain")
     try:
         ledger = Ledger(store, genesis)
-        yield ChainApplication(
-            ledger,
-            Mempool(chain_id=genesis.chain_id),
-            ChainValidatorSets(ledger),
-            SystemClock(),
-            coinbase=ZERO_ADDRESS,
-            on_commit=lambda block: None,
-        )
+        executor = BlockExecutor(ledger.engine, store)
+        try:
+            yield ChainApplication(
+                ledger,
+                Mempool(chain_id=genesis.chain_id),
+                ChainValidatorSets(ledger),
+                SystemClock(),
+                coinbase=ZERO_ADDRESS,
+                on_commit=lambda block: None,
+                executor=executor,
+            )
+        finally:
+            executor.close()
     finally:
         store.close()
 
@@ -128,7 +135,7 @@ def _replay(app: ChainApplication, source: IO[bytes], header: ArchiveHeader) -> 
         def step(height: int) -> None:
             bar.update(task, completed=height - header.first + 1, detail=f"block {height}")
 
-        return import_chain(app, read_records(source, header), step)
+        return asyncio.run(import_chain(app, read_records(source, header), step))
 
 
 @click.command("import")

@@ -169,7 +169,7 @@ def read_records(file: IO[bytes], header: ArchiveHeader) -> Iterator[tuple[int, 
 
 
 # --- importing ---------------------------------------------------------------------------
-def import_chain(
+async def import_chain(
     app: ChainApplication,
     records: Iterable[tuple[int, Commit]],
     progress: Callable[[int], None] = lambda height: None,
@@ -196,14 +196,14 @@ def import_chain(
         if height != head + 1:
             raise ArchiveError(f"block {height}: the file does not continue from block {head}")
         try:
-            app.check_certified(height, commit.block, commit.certificate)
+            await app.check_certified(height, commit.block, commit.certificate)
         except (InvalidBlock, InvalidMessage, DecodeError) as exc:
             reason = str(exc).removeprefix(f"block {height}: ")
             raise ArchiveError(
                 f"block {height} (0x{commit.block.hash.hex()}) is refused: {reason}; the export "
                 f"file is damaged or was altered, nothing after block {head} was imported"
             ) from exc
-        app.commit(height, commit.block, commit.certificate)
+        await app.commit(height, commit.block, commit.certificate)
         imported += 1
         progress(height)
     return imported, skipped

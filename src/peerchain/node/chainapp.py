@@ -292,15 +292,16 @@ class ChainApplication:
         verify_certificate(certificate, self._set_of(height), self.ledger.chain_id)
         self.check_value(block)
 
-    def check_certified(
+    async def check_certified(
         self, height: int, block: BlockValue, certificate: CommitCertificate
     ) -> None:
         """Every check of a block from outside the network (chain import): the certificate
         and bytes, then its execution against its header on our head. Raises InvalidBlock,
         InvalidMessage or DecodeError; reports no local fault, since a file (unlike a
         quorum of validators) can be wrong."""
+        await self.settled()
         self.check_certificate(height, block, certificate)
-        self._check(height, block, certificate)
+        await self._check(height, block, certificate)
 
     # --- checks ---------------------------------------------------------------------------
     def _set_of(self, height: int) -> ValidatorSet:
