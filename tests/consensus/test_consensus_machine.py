@@ -554,6 +554,39 @@ def test_catch_up_sends_the_round_and_its_proof_of_lock() -> None:
     assert feed(m, CatchUpRequested(peer, 0, 0)) == []
 
 
+def precommit_timeouts(out: list[Output]) -> list[Timeout]:
+    return [
+        o.timeout
+        for o in out
+        if isinstance(o, ScheduleTimeout) and o.timeout.kind is TimeoutKind.PRECOMMIT
+    ]
+
+
+def test_a_peer_rounds_behind_gets_what_ended_our_previous_round() -> None:
+    """After a partition a validator may be rounds behind while the others wait in their
+    round for its proposal: what it is sent lets it skip to our previous round and reach
+    ours when that round's precommit timeout fires, not after every round in between."""
+    me = validator()
+    lagging_key = next(k for k in KEYS.values() if k != me)
+    m = make(me)
+    feed(m, Started())
+    nil_precommits = [vote(k, PRECOMMIT, 1, 2, None) for k in KEYS.values() if k != me]
+    out = feed(m, *nil_precommits)  # f+1 of round 2: skip there; 2f+1: its timeout
+    (timeout,) = precommit_timeouts(out)
+    feed(m, TimeoutFired(timeout))
+    assert m.round == 3
+    out = feed(m, CatchUpRequested(b"peer-id", 1, 0))
+    messages = [o.message for o in out if isinstance(o, SendTo)]
+    assert set(messages) == {e.vote for e in nil_precommits}  # type: ignore[attr-defined]
+    lagging = make(lagging_key)
+    feed(lagging, Started())
+    out = feed(lagging, *(VoteReceived(v) for v in messages if isinstance(v, Vote)))
+    assert lagging.round == 2
+    (timeout,) = precommit_timeouts(out)
+    feed(lagging, TimeoutFired(timeout))
+    assert lagging.round == 3
+
+
 def test_messages_of_the_next_height_wait_for_it() -> None:
     me = validator()
     m = make(me)

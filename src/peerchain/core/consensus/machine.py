@@ -533,6 +533,12 @@ class ConsensusMachine:
             self._propose(block, -1)
 
     def _on_catch_up(self, peer: bytes, height: int, round: int) -> None:
+        """The peer's round and ours with the proof-of-lock rounds their proposals cite,
+        and the precommits that ended our previous round: a peer rounds behind (after a
+        partition, say) skips to that round with them and reaches ours after one
+        precommit timeout instead of passing through every round in between (the
+        proposer of our round may be that peer, and nobody else speaks in it before
+        its propose timeout)."""
         if height != self.height:
             return
         rounds = {round, self.round}
@@ -544,6 +550,8 @@ class ConsensusMachine:
             messages += self._proposed.get(r, {}).values()
             messages += self.votes(height, r, VoteKind.PREVOTE)
             messages += self.votes(height, r, VoteKind.PRECOMMIT)
+        if self.round - 1 > round and self.round - 1 not in rounds:
+            messages += self.votes(height, self.round - 1, VoteKind.PRECOMMIT)
         self._out += [SendTo(peer, m) for m in messages]
 
     # --- the upon rules -------------------------------------------------------------------
