@@ -41,7 +41,8 @@ What the paper leaves to an implementation:
   rounds above the next one, each signer holds at most `MAX_AHEAD_ROUNDS` (see
   `votes.HeightVotes.admit`); its proposals leave with its votes.
 - A peer that is behind is served by `CatchUpRequested`: the proposals and votes of its
-  round, of ours, and of the proof-of-lock rounds those proposals cite.
+  round, of ours, and of the proof-of-lock rounds those proposals cite, and the
+  precommits that ended our previous round (so that it skips the rounds in between).
 
 A broken invariant (two blocks with precommit quorums in one height, a certificate for
 another block at the height just decided, a conflicting own vote) raises
