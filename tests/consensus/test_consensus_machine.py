@@ -587,6 +587,30 @@ def test_a_peer_rounds_behind_gets_what_ended_our_previous_round() -> None:
     assert lagging.round == 3
 
 
+def test_a_polka_of_a_finished_round_seen_late_becomes_the_valid_value() -> None:
+    """A validator that lagged may lock on a round the others left; they learn of its
+    polka from its late prevote, and propose that value later instead of a new one that
+    the locked validator would refuse."""
+    me = validator()
+    m = make(me)
+    v = block("v")
+    early, late = others(1, 0)[:2], others(1, 0)[2]
+    rest = [k for k in KEYS.values() if k not in (me, *early, late)]
+    feed(m, Started(), propose(1, 0, v), *(vote(k, PREVOTE, 1, 0, v) for k in early))
+    out = feed(m, *(vote(k, PRECOMMIT, 1, 0, None) for k in [*early, *rest]))
+    (timeout,) = precommit_timeouts(out)
+    feed(m, TimeoutFired(timeout))
+    assert (m.round, m.valid_round) == (1, -1)
+    out = feed(m, vote(late, PREVOTE, 1, 0, v))
+    assert (m.valid_value, m.valid_round) == (v, 0)
+    assert (m.locked_value, m.locked_round) == (None, -1) and sent(out) == []  # no vote
+    mine = next(r for r in range(2, 6) if VALIDATORS.proposer(1, r) == private_key_to_address(me))
+    out = feed(m, *(vote(k, PREVOTE, 1, mine, None) for k in early))  # f+1: skip there
+    assert m.round == mine
+    (proposal,) = [p for p in sent(out) if isinstance(p, Proposal)]
+    assert (proposal.block, proposal.pol_round) == (v, 0)
+
+
 def test_messages_of_the_next_height_wait_for_it() -> None:
     me = validator()
     m = make(me)

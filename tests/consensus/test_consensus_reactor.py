@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from peerchain.core.consensus.certificate import Commit, certificate_from_votes
 from peerchain.core.consensus.events import (
+    Broadcast,
     CommitBlock,
     ProposalValidated,
     SendTo,
     ValidateBlock,
 )
-from peerchain.core.consensus.messages import BlockValue, VoteKind, sign_proposal, sign_vote
+from peerchain.core.consensus.messages import (
+    BlockValue,
+    Proposal,
+    VoteKind,
+    sign_proposal,
+    sign_vote,
+)
 from peerchain.core.consensus.reactor import (
     Command,
     Penalize,
@@ -21,7 +28,16 @@ from peerchain.core.consensus.reactor import (
 from peerchain.core.p2p.gossip import Relay
 
 from .test_consensus_bounds import hashed_body
-from .test_consensus_machine import CHAIN, KEYS, TIMEOUTS, VALIDATORS, block, proposer_key
+from .test_consensus_machine import (
+    CHAIN,
+    KEYS,
+    TIMEOUTS,
+    VALIDATORS,
+    block,
+    others,
+    proposer_key,
+    validator,
+)
 
 PEER, OTHER = b"\x01" * 32, b"\x02" * 32
 KEY_LIST = list(KEYS.values())
@@ -142,3 +158,31 @@ def test_a_stalled_round_is_resent_to_every_peer() -> None:
     assert r.tick([PEER, OTHER], now=1.0) == []
     out = r.tick([PEER, OTHER], now=2.5)
     assert {c.peer for c in out if isinstance(c, SendTo)} == {PEER, OTHER}
+
+
+def test_a_proposal_citing_a_proof_of_lock_goes_out_with_its_prevotes() -> None:
+    """Peers may lack prevotes of that round (late, lost, or shown to us only by a
+    Byzantine validator); without them they could not accept the proposal."""
+    me = validator()
+    r = reactor(height=1, key=me)
+    for peer in (PEER, OTHER):
+        r.on_peer_height(peer, 0, now=0.0)
+    v = block("v")
+    out = r.on_message(PEER, sign_proposal(proposer_key(1, 0), CHAIN, 1, 0, -1, v), now=0.1)
+    (check,) = [c for c in out if isinstance(c, ValidateBlock)]
+    r.on_local(ProposalValidated(1, check.block, True), now=0.1)
+    for key in [k for k in others(1, 0) if k != me][:2]:
+        r.on_message(PEER, sign_vote(key, CHAIN, VoteKind.PREVOTE, 1, 0, v.hash), now=0.2)
+    machine = r.machine
+    assert machine is not None and (machine.locked_round, machine.valid_round) == (0, 0)
+    polka = set(machine.votes(1, 0, VoteKind.PREVOTE))
+    assert len(polka) == 3
+    mine = next(n for n in range(1, 5) if proposer_key(1, n) == me)
+    out = []
+    for key in [k for k in KEY_LIST if k != me][:2]:  # f+1 in my round: skip to it
+        out += r.on_message(PEER, sign_vote(key, CHAIN, VoteKind.PREVOTE, 1, mine, None), 0.3)
+    broadcast = [c.message for c in out if isinstance(c, Broadcast)]
+    (proposal,) = [m for m in broadcast if isinstance(m, Proposal)]
+    assert proposal.pol_round == 0 and proposal.block == v
+    sent = {(c.peer, c.message) for c in out if isinstance(c, SendTo)}
+    assert sent == {(peer, vote) for peer in (PEER, OTHER) for vote in polka}

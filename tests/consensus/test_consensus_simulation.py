@@ -45,6 +45,20 @@ REGRESSIONS = [
         "a node partitioned for three rounds, proposer of the others' round, caught up one "
         "round per timeout (catch-up sent no votes of the rounds in between)",
     ),
+    (
+        7,
+        "unknown_blocks",
+        273,
+        "a late prevote made a polka of a finished round: a correct validator locked on it and "
+        "the others could not accept its proposal (that prevote was lost to them)",
+    ),
+    (
+        7,
+        "unknown_blocks",
+        309,
+        "a validator that lagged locked on a finished round: the others never made that "
+        "value their valid value, so only its own rounds could decide",
+    ),
 ]
 
 

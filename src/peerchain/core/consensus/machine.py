@@ -24,6 +24,11 @@ What the paper leaves to an implementation:
   at its round (its vote restored as if from the WAL) and signs nothing that conflicts
   with it or goes back behind it (`signatures_refused` counts what it skipped; a
   proposal it may not sign leaves it waiting for the propose timeout).
+- validValue is also taken from a finished round (`_upon_earlier_polka`): a valid
+  proposal of round r > validRound whose 2f+1 prevotes in r are seen only later. The
+  paper updates it in the current round only; the proposer's choice of value changes
+  no vote and no check, and this one lets the others re-propose the value that a
+  validator which lagged behind locked on (the only one it will prevote for).
 - Decide: 2f+1 precommits for id(v) in round r plus v itself, from a proposal of round r
   or from a peer's `Commit` (a certificate proves the hash; the application checks the
   bytes against it). The decision leaves as `CommitBlock` with its certificate; the
@@ -564,6 +569,7 @@ class ConsensusMachine:
             or self._upon_proposal_in_propose()
             or self._upon_prevotes_any()
             or self._upon_proposal_and_prevotes()
+            or self._upon_earlier_polka()
             or self._upon_nil_prevotes()
             or self._upon_precommits_any()
         ):
@@ -661,6 +667,26 @@ class ConsensusMachine:
             self.step = Step.PRECOMMIT
         self.valid_value, self.valid_round = block, self.round
         return True
+
+    def _upon_earlier_polka(self) -> bool:
+        """A valid proposal of an earlier round r > validRound with 2f+1 prevotes for it
+        in r, seen only now (its last prevotes came late): it becomes the valid value.
+        Lines 36-43 do this only in the current round; doing it for a finished round
+        changes no vote (what a proposer proposes is its free choice, receivers check
+        the polka) and lets this node re-propose the value that a validator which
+        lagged behind locked on in r, the only one it will prevote for."""
+        for round in sorted(self._proposed, reverse=True):
+            if round >= self.round:
+                continue
+            if round <= self.valid_round:
+                return False
+            prevotes = self._votes.find(round, VoteKind.PREVOTE)
+            for block_hash in prevotes.quorums if prevotes is not None else ():
+                block = self._proposed_block(round, block_hash) if block_hash else None
+                if block is not None and self._validity.get(block):
+                    self.valid_value, self.valid_round = block, round
+                    return True
+        return False
 
     def _polka_block(self) -> BlockValue | None:
         """A valid block proposed in this round with 2f+1 prevotes in it, if any."""

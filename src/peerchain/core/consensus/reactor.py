@@ -23,6 +23,9 @@ here, right after they are emitted.
   `catch_up_interval`); commits are never flooded to every peer.
 - Stall resend: when (height, round, step) has not moved for `stall_interval`, every
   peer gets our round's proposal and votes; its answers fill the gaps on both sides.
+- Proof of lock: our proposal citing a proof-of-lock round goes to every peer with that
+  round's prevotes for its block, which a peer may lack (they came late or were lost,
+  or a Byzantine validator sent its prevote to us only); without them it cannot accept.
 - Sync: a peer announcing `sync_lag` heights above ours, or an authentic commit of a
   later height, starts a block sync; peer messages that arrive meanwhile are held
   (bounded) and replayed if the sync brought nothing, else the machine is rebuilt on
@@ -44,12 +47,13 @@ from peerchain.core.consensus.events import (
     Event,
     Output,
     ProposalReceived,
+    SendTo,
     Started,
     Timeout,
     VoteReceived,
 )
 from peerchain.core.consensus.machine import ConsensusMachine
-from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote
+from peerchain.core.consensus.messages import InvalidMessage, Proposal, Vote, VoteKind
 from peerchain.core.consensus.signguard import LastSigned
 from peerchain.core.consensus.validators import ValidatorSet, ValidatorSets, as_sets
 from peerchain.core.consensus.wal import WalRecord
@@ -305,10 +309,26 @@ class Reactor:
                 out.append(output)
                 if isinstance(output, Broadcast):
                     pending.append((None, received(output.message)))
+                    out += self._proof_of_lock(output.message)
         position = (machine.height, machine.round, int(machine.step))
         if position != self._position:
             self._position, self._moved_at = position, now
         return out
+
+    def _proof_of_lock(self, message: ConsensusMessage) -> list[Command]:
+        """Our proposal that cites a proof-of-lock round goes to every peer with the
+        prevotes of that round for its block: a peer lacking one of them (it came late,
+        was lost, or a Byzantine validator showed it to us only) could not accept it."""
+        machine = self.machine
+        assert machine is not None
+        if not isinstance(message, Proposal) or message.pol_round < 0:
+            return []
+        polka = [
+            vote
+            for vote in machine.votes(message.height, message.pol_round, VoteKind.PREVOTE)
+            if vote.block_hash == message.block.hash
+        ]
+        return [SendTo(peer, vote) for peer in self._peer_heights for vote in polka]
 
     def _on_commit(self, peer: bytes, commit: Commit, now: float) -> list[Command]:
         height = commit.certificate.height
