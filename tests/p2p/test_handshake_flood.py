@@ -1,5 +1,6 @@
 """Half-open Noise handshakes cannot lock honest peers out: 200 sockets that each send
-the first handshake message and re-dial when dropped, and honest inbound peers still
+the first handshake message and re-dial when dropped, from one address or from many
+(127.0.0.x, so that no address reaches its own limit), and honest inbound peers still
 complete their handshakes; the flood holds a bounded number of slots."""
 
 from __future__ import annotations
@@ -73,3 +74,36 @@ def test_honest_inbound_peers_get_through_a_flood_of_half_handshakes(
 
     with caplog.at_level(logging.INFO, logger="peerchain.net"):
         run(scenario)
+
+
+FLOOD_HOSTS = 100  # 127.0.0.2 .. 127.0.0.101, each below the per-address limit
+SOCKETS_PER_HOST = 3
+
+
+def test_honest_inbound_peers_get_through_a_flood_from_many_addresses() -> None:
+    async def scenario() -> None:
+        config = TransportConfig(inbound_handshake_timeout=1.0)
+        assert config.max_pending_per_host > SOCKETS_PER_HOST
+        assert 2 * config.max_pending_handshakes < FLOOD_HOSTS * SOCKETS_PER_HOST
+        node = await start_node("flooded by many", transport_config=config, max_inbound=64)
+        floods = [
+            HalfHandshakeFlood(node.network.address, SOCKETS_PER_HOST, f"127.0.0.{2 + i}")
+            for i in range(FLOOD_HOSTS)
+        ]
+        try:
+            for flood in floods:
+                flood.start()
+            transport = node.network._transport
+            await _until(lambda: all(f.dials >= SOCKETS_PER_HOST for f in floods), 60)
+            pending = transport._pending  # type: ignore[attr-defined]
+            assert sum(len(p) for p in pending.values()) <= config.max_pending_handshakes
+            succeeded = await _honest_handshakes(node.network.address, HONEST_PEERS)
+            print(f"honest handshakes during the flood: {succeeded}/{HONEST_PEERS}")
+            assert succeeded == HONEST_PEERS
+            assert transport.refused_handshakes > 0  # type: ignore[attr-defined]
+        finally:
+            for flood in floods:
+                await flood.stop()
+            await node.network.stop()
+
+    run(scenario)

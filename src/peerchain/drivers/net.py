@@ -11,7 +11,7 @@ out of here.
 Inbound handshakes are bounded so that half-open handshakes cannot lock others out: each
 must finish within `inbound_handshake_timeout`, one source address may have at most
 `max_pending_per_host` of them, and when all `max_pending_handshakes` slots are taken the
-oldest handshake of the address holding the most is dropped for the newcomer.
+oldest handshake of the addresses holding the most is dropped for the newcomer.
 
 Also the files of the network identity: the node key and the address book.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -273,9 +274,12 @@ class TcpTransport:
         self._static_private = os.urandom(32)
         self._handler: LinkHandler | None = None
         self._server: asyncio.Server | None = None
-        # Inbound handshakes under way, by source host, oldest first.
-        self._pending: dict[str, list[asyncio.Task[TcpLink]]] = {}
+        # Inbound handshakes under way, by source host, oldest first, with the order in
+        # which they started; one dropped for a newcomer leaves at once (its task ends
+        # later), so the count never exceeds the limit however many arrive together.
+        self._pending: dict[str, list[tuple[int, asyncio.Task[TcpLink]]]] = {}
         self._pending_count = 0
+        self._accepted = itertools.count()
         self.refused_handshakes = 0
         self._links: weakref.WeakSet[TcpLink] = weakref.WeakSet()
 
@@ -318,8 +322,8 @@ class TcpTransport:
                 reader, writer, Direction.INBOUND, None, self.config.inbound_handshake_timeout
             )
         )
-        queue = self._pending.setdefault(host, [])
-        queue.append(task)
+        entry = (next(self._accepted), task)
+        self._pending.setdefault(host, []).append(entry)
         self._pending_count += 1
         try:
             link = await task
@@ -327,25 +331,38 @@ class TcpTransport:
             writer.close()
             return
         finally:
-            queue.remove(task)
-            self._pending_count -= 1
-            if not queue:
-                self._pending.pop(host, None)
+            self._forget_pending(host, entry)
         assert self._handler is not None
         self._handler.on_link(link)
 
+    def _forget_pending(self, host: str, entry: tuple[int, asyncio.Task[TcpLink]]) -> None:
+        queue = self._pending.get(host)
+        if queue is None or entry not in queue:
+            return  # dropped for a newcomer already
+        queue.remove(entry)
+        self._pending_count -= 1
+        if not queue:
+            del self._pending[host]
+
     def _make_room(self, host: str) -> bool:
         """Whether a new inbound handshake from `host` may start; when every slot is
-        taken, drop the oldest handshake of the host that holds the most."""
+        taken, drop the oldest handshake of the addresses holding the most (an honest
+        handshake finishes in a few round trips, a half-open one waits to time out)."""
         config = self.config
-        if len(self._pending.get(host, ())) >= config.max_pending_per_host:
+        held = len(self._pending.get(host, ()))
+        if held >= config.max_pending_per_host:
             return False
         if self._pending_count < config.max_pending_handshakes:
             return True
-        busiest = max(self._pending.values(), key=len)
-        if len(busiest) <= len(self._pending.get(host, ())):
+        most = max(len(queue) for queue in self._pending.values())
+        if most <= held:
             return False
-        busiest[0].cancel()
+        victim, entry = min(
+            ((h, queue[0]) for h, queue in self._pending.items() if len(queue) == most),
+            key=lambda found: found[1][0],
+        )
+        self._forget_pending(victim, entry)
+        entry[1].cancel()
         self.refused_handshakes += 1
         return True
 
