@@ -587,6 +587,21 @@ def test_a_peer_rounds_behind_gets_what_ended_our_previous_round() -> None:
     assert lagging.round == 3
 
 
+def test_catch_up_carries_what_made_the_valid_value() -> None:
+    me = validator()
+    m = make(me)
+    v = block("v")
+    polka = [vote(k, PREVOTE, 1, 0, v) for k in KEYS.values() if k != me]
+    feed(m, Started(), propose(1, 0, v), *polka)
+    assert (m.valid_value, m.valid_round) == (v, 0)
+    feed(m, *(vote(k, PREVOTE, 1, 2, None) for k in others(1, 2)[:2]))  # f+1: round 2
+    assert m.round == 2
+    out = feed(m, CatchUpRequested(b"peer-id", 1, 2))
+    messages = {o.message for o in out if isinstance(o, SendTo)}
+    assert m.proposal(1, 0) in messages
+    assert {e.vote for e in polka} <= messages  # type: ignore[attr-defined]
+
+
 def test_a_polka_of_a_finished_round_seen_late_becomes_the_valid_value() -> None:
     """A validator that lagged may lock on a round the others left; they learn of its
     polka from its late prevote, and propose that value later instead of a new one that

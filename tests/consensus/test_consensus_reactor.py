@@ -160,6 +160,31 @@ def test_a_stalled_round_is_resent_to_every_peer() -> None:
     assert {c.peer for c in out if isinstance(c, SendTo)} == {PEER, OTHER}
 
 
+def test_an_undecided_height_is_resent_while_its_rounds_move_on() -> None:
+    """Messages lost before a network healed are sent again even though rounds keep
+    changing (validators locked on a polka the others missed refuse every new value)."""
+    r = reactor(height=5, key=KEY_LIST[0])
+    machine = r.machine
+    assert machine is not None
+    resent_at = []
+    for step in range(1, 13):  # a new round every half second, by f+1 nil prevotes
+        now = step * 0.5
+        for key in KEY_LIST[1:3]:
+            r.on_message(PEER, sign_vote(key, CHAIN, VoteKind.PREVOTE, 5, step, None), now)
+        assert machine.round == step
+        if any(isinstance(c, SendTo) for c in r.tick([PEER, OTHER], now)):
+            resent_at.append(now)
+    assert resent_at == [2.0, 4.0, 6.0]
+    value = block("decided")
+    out = r.on_message(PEER, commit_of(5, value), now=6.2)
+    (check,) = [c for c in out if isinstance(c, ValidateBlock)]
+    r.on_local(ProposalValidated(5, check.block, True), now=6.2)
+    assert r.height == 6
+    r.on_message(PEER, sign_vote(KEY_LIST[1], CHAIN, VoteKind.PREVOTE, 6, 0, None), now=6.3)
+    assert not any(isinstance(c, SendTo) for c in r.tick([PEER, OTHER], now=8.1))  # 1.9 s
+    assert any(isinstance(c, SendTo) for c in r.tick([PEER, OTHER], now=8.3))
+
+
 def test_a_proposal_citing_a_proof_of_lock_goes_out_with_its_prevotes() -> None:
     """Peers may lack prevotes of that round (late, lost, or shown to us only by a
     Byzantine validator); without them they could not accept the proposal."""

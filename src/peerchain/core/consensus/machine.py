@@ -46,8 +46,9 @@ What the paper leaves to an implementation:
   rounds above the next one, each signer holds at most `MAX_AHEAD_ROUNDS` (see
   `votes.HeightVotes.admit`); its proposals leave with its votes.
 - A peer that is behind is served by `CatchUpRequested`: the proposals and votes of its
-  round, of ours, and of the proof-of-lock rounds those proposals cite, and the
-  precommits that ended our previous round (so that it skips the rounds in between).
+  round, of ours, and of the proof-of-lock rounds those proposals cite, the precommits
+  that ended our previous round (so that it skips the rounds in between), and the
+  proposal and prevotes that made our valid value.
 
 A broken invariant (two blocks with precommit quorums in one height, a certificate for
 another block at the height just decided, a conflicting own vote) raises
@@ -539,12 +540,14 @@ class ConsensusMachine:
             self._propose(block, -1)
 
     def _on_catch_up(self, peer: bytes, height: int, round: int) -> None:
-        """The peer's round and ours with the proof-of-lock rounds their proposals cite,
-        and the precommits that ended our previous round: a peer rounds behind (after a
+        """The peer's round and ours with the proof-of-lock rounds their proposals cite;
+        the precommits that ended our previous round: a peer rounds behind (after a
         partition, say) skips to that round with them and reaches ours after one
         precommit timeout instead of passing through every round in between (the
-        proposer of our round may be that peer, and nobody else speaks in it before
-        its propose timeout)."""
+        proposer of our round may be that peer, and nobody else speaks in it before its
+        propose timeout); and the proposal and prevotes that made our valid value, so
+        that a peer which missed some of them can make it its own (see
+        `_upon_earlier_polka`) and propose what we may be locked on."""
         if height != self.height:
             return
         rounds = {round, self.round}
@@ -558,6 +561,12 @@ class ConsensusMachine:
             messages += self.votes(height, r, VoteKind.PRECOMMIT)
         if self.round - 1 > round and self.round - 1 not in rounds:
             messages += self.votes(height, self.round - 1, VoteKind.PRECOMMIT)
+        valid = self.valid_value
+        if valid is not None and self.valid_round not in rounds:
+            proposal = self._proposed.get(self.valid_round, {}).get(valid.hash)
+            messages += [proposal] if proposal is not None else []
+            prevotes = self._votes.find(self.valid_round, VoteKind.PREVOTE)
+            messages += prevotes.votes_for(valid.hash) if prevotes is not None else ()
         self._out += [SendTo(peer, m) for m in messages]
 
     # --- the upon rules -------------------------------------------------------------------

@@ -21,8 +21,11 @@ here, right after they are emitted.
 - Peers behind: a peer whose announced height has stayed below our last decided height
   for `behind_grace` gets the `Commit` of its next height (again at most once per
   `catch_up_interval`); commits are never flooded to every peer.
-- Stall resend: when (height, round, step) has not moved for `stall_interval`, every
-  peer gets our round's proposal and votes; its answers fill the gaps on both sides.
+- Stall resend: while a height stays undecided, every `stall_interval` each peer gets
+  our round's proposal and votes and what made our valid value (machine
+  `CatchUpRequested`); its answers fill the gaps on both sides. Rounds may move all the
+  while (a validator locked on a value the others missed the polka of prevotes nil for
+  everything else), and messages lost before the network healed are sent again.
 - Proof of lock: our proposal citing a proof-of-lock round goes to every peer with that
   round's prevotes for its block, which a peer may lack (they came late or were lost,
   or a Byzantine validator sent its prevote to us only); without them it cannot accept.
@@ -146,7 +149,7 @@ class Reactor:
         self._held: deque[tuple[bytes, ConsensusMessage] | Event] = deque(
             maxlen=self.config.held_events
         )
-        self._position = (0, 0, 0)
+        self._decided = 0  # the height being decided when it last changed
         self._moved_at = 0.0
         self._peer_heights: dict[bytes, int] = {}
         self._behind_since: dict[bytes, float] = {}
@@ -310,9 +313,8 @@ class Reactor:
                 if isinstance(output, Broadcast):
                     pending.append((None, received(output.message)))
                     out += self._proof_of_lock(output.message)
-        position = (machine.height, machine.round, int(machine.step))
-        if position != self._position:
-            self._position, self._moved_at = position, now
+        if machine.height != self._decided:
+            self._decided, self._moved_at = machine.height, now
         return out
 
     def _proof_of_lock(self, message: ConsensusMessage) -> list[Command]:
