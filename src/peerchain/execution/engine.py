@@ -310,7 +310,7 @@ class ExecutionEngine:
         evm_block = result.block
         block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
         skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
-        receipts = self._block_receipts(chain, evm_block.header, block)
+        receipts = receipts_from_evm(vm.receipts, block.transactions, block.header)
         self._remember(block, receipts)
         return ExecutedBlock(block, receipts, skipped, dict(changes), tuple(console))
 

@@ -67,7 +67,8 @@ class _SkipInvalid:
 
     Each transaction is checked exactly as py-evm checks it before touching state
     (against the header, then its own fields, then the sender's account); one that
-    fails is left out and the state is unchanged.
+    fails is left out and the state is unchanged. The receipts of the included ones are
+    kept (`receipts`), so that the builder need not read them back from the block.
     """
 
     state: Any
@@ -75,6 +76,7 @@ class _SkipInvalid:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.included: tuple[SignedTransactionAPI, ...] = ()
+        self.receipts: tuple[ReceiptAPI, ...] = ()
         self.skipped: list[tuple[SignedTransactionAPI, str]] = []
 
     def apply_all_transactions(
@@ -98,7 +100,8 @@ class _SkipInvalid:
             receipts.append(receipt)
             computations.append(computation)
         self.included = tuple(included)
-        return header, tuple(receipts), tuple(computations)
+        self.receipts = tuple(receipts)
+        return header, self.receipts, tuple(computations)
 
     def set_block_transactions_and_withdrawals(
         self,
