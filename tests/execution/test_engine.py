@@ -174,7 +174,7 @@ def test_tampered_blocks_are_rejected(chain: DictChain) -> None:
     with pytest.raises(InvalidBlock, match="state_root"):
         pristine.engine.execute_block(reencode(bad_root, txs))
     other_tx = sign(0, 0, to=RECIPIENT, value=2).raw
-    with pytest.raises(InvalidBlock, match="transaction_root"):
+    with pytest.raises(InvalidBlock, match="transactions root"):
         pristine.engine.execute_block(reencode(header, [other_tx]))
     with pytest.raises(InvalidBlock, match="malformed"):
         pristine.engine.execute_block(b"\xc3\x01\x02\x03")

@@ -41,6 +41,53 @@ def encode_rlp(item: RLPItem) -> bytes:
     return encoded
 
 
+def _item_end(data: bytes, start: int) -> tuple[int, int]:
+    """(payload start, item end) of the canonical RLP item at `start`. Raises DecodeError."""
+    if start >= len(data):
+        raise DecodeError("rlp: item expected, input ended")
+    prefix = data[start]
+    if prefix < 0x80:
+        return start, start + 1
+    if prefix < 0xB8 or 0xC0 <= prefix < 0xF8:
+        length = prefix - (0x80 if prefix < 0xC0 else 0xC0)
+        if prefix == 0x81 and start + 1 < len(data) and data[start + 1] < 0x80:
+            raise DecodeError("rlp: single byte below 0x80 encoded as a string")
+        payload = start + 1
+    else:
+        size = prefix - (0xB7 if prefix < 0xC0 else 0xF7)
+        payload = start + 1 + size
+        length_bytes = data[start + 1 : payload]
+        if len(length_bytes) != size or length_bytes[0] == 0:
+            raise DecodeError("rlp: malformed long length")
+        length = int.from_bytes(length_bytes, "big")
+        if length < 56:
+            raise DecodeError("rlp: long form for a short item")
+    end = payload + length
+    if end > len(data):
+        raise DecodeError("rlp: item longer than its input")
+    return payload, end
+
+
+def split_list(data: bytes) -> list[bytes]:
+    """The encoded items of one canonical RLP list (no trailing bytes), not decoded: a
+    block's header and transactions are taken apart without decoding each field.
+    Raises DecodeError."""
+    payload, end = _item_end(data, 0)
+    if end != len(data):
+        raise DecodeError("rlp: trailing bytes after the item")
+    if data[0] < 0xC0:
+        raise DecodeError("rlp: a list expected, a string found")
+    items = []
+    position = payload
+    while position < end:
+        _, item_end = _item_end(data, position)
+        if item_end > end:
+            raise DecodeError("rlp: list item runs past the list")
+        items.append(data[position:item_end])
+        position = item_end
+    return items
+
+
 def encode_uint(value: int) -> bytes:
     """Minimal big-endian bytes of a non-negative integer (0 is empty), as RLP wants."""
     return value.to_bytes((value.bit_length() + 7) // 8, "big")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from eth._utils.address import generate_contract_address
-from eth.abc import BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth_typing import Address
 
-from peerchain.core.blocks import Header, Log, Receipt
+from peerchain.core.blocks import Header
 from peerchain.core.transactions import Transaction
-
-SUCCESS = b"\x01"
 
 
 def header_from_evm(header: BlockHeaderAPI) -> Header:
@@ -55,7 +52,8 @@ def encode_transaction(tx: SignedTransactionAPI) -> bytes:
     return bytes(tx.encode())
 
 
-def _created_address(tx: Transaction) -> bytes | None:
+def created_address(tx: Transaction) -> bytes | None:
+    """The address a create transaction makes (None for a call)."""
     if tx.to is not None:
         return None
     return bytes(generate_contract_address(Address(tx.sender), tx.nonce))
@@ -68,52 +66,3 @@ def prime_sender(tx: SignedTransactionAPI, sender: bytes) -> None:
     dict; filling it in spares a second signature recovery per transaction.
     """
     tx.__dict__["sender"] = sender
-
-
-def receipts_from_evm(
-    evm_receipts: Sequence[ReceiptAPI],
-    transactions: Sequence[Transaction],
-    header: Header,
-) -> tuple[Receipt, ...]:
-    """Core receipts (with positioned logs) for a block's transactions."""
-    receipts = []
-    log_index = 0
-    previous_cumulative = 0
-    base_fee = header.base_fee_per_gas or 0
-    for index, (evm_receipt, tx) in enumerate(zip(evm_receipts, transactions, strict=True)):
-        logs = []
-        for evm_log in evm_receipt.logs:
-            logs.append(
-                Log(
-                    address=evm_log.address,
-                    topics=tuple(t.to_bytes(32, "big") for t in evm_log.topics),
-                    data=bytes(evm_log.data),
-                    block_number=header.number,
-                    block_hash=header.hash,
-                    transaction_hash=tx.hash,
-                    transaction_index=index,
-                    log_index=log_index,
-                )
-            )
-            log_index += 1
-        cumulative = evm_receipt.gas_used
-        receipts.append(
-            Receipt(
-                transaction_hash=tx.hash,
-                transaction_index=index,
-                block_hash=header.hash,
-                block_number=header.number,
-                sender=tx.sender,
-                to=tx.to,
-                contract_address=_created_address(tx),
-                cumulative_gas_used=cumulative,
-                gas_used=cumulative - previous_cumulative,
-                effective_gas_price=tx.effective_gas_price(base_fee),
-                status=1 if evm_receipt.state_root == SUCCESS else 0,
-                logs=tuple(logs),
-                logs_bloom=evm_receipt.bloom.to_bytes(256, "big"),
-                type=tx.type,
-            )
-        )
-        previous_cumulative = cumulative
-    return tuple(receipts)

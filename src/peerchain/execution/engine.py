@@ -17,8 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from eth.abc import AccountDatabaseAPI, BlockAPI, BlockHeaderAPI, StateAPI
+from eth.abc import (
+    AccountDatabaseAPI,
+    BlockAPI,
+    BlockHeaderAPI,
+    ChainDatabaseAPI,
+    StateAPI,
+)
 from eth.chains.base import Chain
+from eth.db.chain import ChainDB
 from eth.db.chain_gaps import reopen_gap
 from eth.db.schema import SchemaV1
 from eth.exceptions import (
@@ -28,7 +35,6 @@ from eth.exceptions import (
     TransactionNotFound,
     UnrecognizedTransactionType,
 )
-from eth.rlp.sedes import chain_gaps
 from eth.vm.chain_context import ChainContext
 from eth.vm.interrupt import EVMMissingData
 from eth_typing import Address, BlockNumber, Hash32
@@ -54,18 +60,27 @@ from peerchain.core.rlp import (
 from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs, statedump, tracing
-from peerchain.execution.bodies import BodyHeader, check_body
+from peerchain.execution.bodies import (
+    BodyHeader,
+    InvalidBody,
+    check_body,
+    check_parts,
+    encode_block,
+    split_block,
+)
 from peerchain.execution.calls import GasEstimate
+from peerchain.execution.chainrecords import encode_gaps, write_block_records
 from peerchain.execution.convert import (
     encode_transaction,
     header_from_evm,
     prime_sender,
-    receipts_from_evm,
 )
 from peerchain.execution.db import open_overlay
 from peerchain.execution.lru import Lru
+from peerchain.execution.receipts import block_receipts, receipts_from_evm
 from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import capturing as console_capturing
+from peerchain.execution.transition import AppliedBlock, apply_block
 from peerchain.execution.trie import MissingNode
 from peerchain.execution.vm import FORKS
 
@@ -153,6 +168,9 @@ class ExecutionEngine:
         self._chain_context = ChainContext(genesis.chain_id)
         self._states = StateCache()
         self._genesis_block, self._genesis_changes = self._make_genesis()
+        # Forks from Shanghai on have a (here always empty) withdrawals list in blocks.
+        has_withdrawals = len(self._vm.get_block_class()._meta.sedes) > 3
+        self._no_withdrawals: tuple[bytes, ...] | None = () if has_withdrawals else None
         self._blocks: Lru[bytes, Block] = Lru(_CACHE_SIZE)
         self._receipts: Lru[bytes, tuple[Receipt, ...]] = Lru(_CACHE_SIZE)
 
@@ -210,9 +228,9 @@ class ExecutionEngine:
         db, overlay = open_overlay(self._reader, self._states)
         return self._chain_class(db), overlay.changes
 
-    def _evm_header(self, chain: Chain, block_hash: bytes) -> BlockHeaderAPI:
+    def _evm_header(self, chaindb: ChainDatabaseAPI, block_hash: bytes) -> BlockHeaderAPI:
         try:
-            return chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
+            return chaindb.get_block_header_by_hash(Hash32(block_hash))
         except HeaderNotFound:
             raise InvalidBlock(f"unknown block 0x{block_hash.hex()}") from None
 
@@ -260,8 +278,8 @@ class ExecutionEngine:
             )
         if len(extra_data) > MAX_EXTRA_DATA:
             raise InvalidBlock(f"extra data is {len(extra_data)} bytes, at most 32")
-        chain, changes = self._open()
-        evm_parent = self._evm_header(chain, parent.hash)
+        db, overlay = open_overlay(self._reader, self._states)
+        evm_parent = self._evm_header(ChainDB(db), parent.hash)
         try:
             header = self._vm.create_header_from_parent(
                 evm_parent,
@@ -273,22 +291,19 @@ class ExecutionEngine:
                 parent_beacon_block_root=parent_beacon_block_root,
                 difficulty=0,
             )
+            if parent.state_root != evm_parent.state_root:
+                header = header.copy(state_root=parent.state_root)
+            if base_fee is not None:
+                header = header.copy(base_fee_per_gas=base_fee)
+            # A dev builder waives the parent-based gas limit and base fee rules.
+            self._building_vm.validate_header(header, evm_parent)
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
-        if parent.state_root != evm_parent.state_root:
-            header = header.copy(state_root=parent.state_root)
-        if base_fee is not None:
-            header = header.copy(base_fee_per_gas=base_fee)
         console: list[str] = []
-        vm = console_capturing(self._building_vm, console.append)(
-            header=header,
-            chaindb=chain.chaindb,
-            chain_context=self._chain_context,
-            consensus_context=chain.consensus_context,
-        )
-        builder = vm.get_transaction_builder()
-        by_evm: dict[int, Transaction] = {}
-        candidates = []
+        vm_class = console_capturing(self._building_vm, console.append)
+        builder = self._vm.get_transaction_builder()
+        candidates: list[Transaction] = []
+        evm_txs = []
         undecodable: list[tuple[Transaction, str]] = []
         for tx in txs:
             try:
@@ -297,22 +312,29 @@ class ExecutionEngine:
                 undecodable.append((tx, f"transaction not supported by the VM: {_reason(exc)}"))
                 continue
             prime_sender(evm_tx, tx.sender)
-            by_evm[id(evm_tx)] = tx
-            candidates.append(evm_tx)
-        candidate = vm.get_block_class()(header=header, transactions=candidates, uncles=[])
+            candidates.append(tx)
+            evm_txs.append(evm_tx)
         try:
-            result = vm.import_block(candidate)
-            # The builder validated the block; a dev block's gas settings would fail
-            # the chain's parent-based rules, which the builder has waived.
-            chain.persist_block(result.block, perform_validation=not self._dev)
+            applied = apply_block(
+                vm_class,
+                db,
+                header,
+                evm_txs,
+                [tx.raw for tx in candidates],
+                self._no_withdrawals,
+                chain_id=self.chain_id,
+                skip_invalid=True,
+            )
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
-        evm_block = result.block
-        block = self._to_block(evm_block, tuple(by_evm[id(t)] for t in vm.included))
-        skipped = (*undecodable, *((by_evm[id(t)], reason) for t, reason in vm.skipped))
-        receipts = receipts_from_evm(vm.receipts, block.transactions, block.header)
+        included = tuple(candidates[i] for i in applied.included)
+        skipped = (*undecodable, *((candidates[i], reason) for i, reason in applied.skipped))
+        block = self._store_block(
+            db, applied, included, [evm_txs[i] for i in applied.included], self._no_withdrawals
+        )
+        receipts = block_receipts(applied.outcomes, included, block.header)
         self._remember(block, receipts)
-        return ExecutedBlock(block, receipts, skipped, dict(changes), tuple(console))
+        return ExecutedBlock(block, receipts, skipped, dict(overlay.changes), tuple(console))
 
     def check_body(self, block_rlp: bytes) -> BodyHeader:
         """Decode a block and check its body against its header, without executing it
@@ -325,30 +347,96 @@ class ExecutionEngine:
     ) -> ExecutedBlock:
         """Import a block received from elsewhere: decode, execute, validate.
 
-        Checks the header against its parent (number, timestamp, gas limit, base fee,
-        extra data), every transaction (signature, chain id, nonce, funds, gas), and
-        the resulting state root, receipts root, bloom and gas used. A transaction
+        Checks the body against the header and the header against its parent (number,
+        timestamp, gas limit, base fee, extra data, post-merge fields) before executing,
+        then every transaction (signature, chain id, nonce, funds, gas) and the
+        resulting state root, receipts root, bloom, gas used and requests. A transaction
         found in `known` by its hash (the mempool's, decoded at admission) is not
         decoded again nor its sender recovered. Raises InvalidBlock with the reason.
         """
         try:
-            evm_block = decode_object(block_rlp, self._vm.get_block_class())
-        except _UNDECODABLE as exc:
-            raise InvalidBlock(f"malformed block: {_reason(exc)}") from exc
-        transactions = self._decode_transactions(evm_block, known or {})
-        chain, changes = self._open()
-        if not chain.chaindb.header_exists(evm_block.header.parent_hash):
-            raise InvalidBlock(
-                f"unknown parent 0x{evm_block.header.parent_hash.hex()} of block {evm_block.number}"
-            )
+            parts = split_block(self._vm.get_block_class(), block_rlp)
+        except InvalidBody as exc:
+            raise InvalidBlock(str(exc)) from exc
+        given = parts.header
+        number = given.block_number
         try:
-            imported = chain.import_block(evm_block).imported_block
+            check_parts(parts)
+        except InvalidBody as exc:
+            raise InvalidBlock(f"block {number}: {exc}") from exc
+        db, overlay = open_overlay(self._reader, self._states)
+        chaindb = ChainDB(db)
+        if not chaindb.header_exists(given.parent_hash):
+            raise InvalidBlock(f"unknown parent 0x{given.parent_hash.hex()} of block {number}")
+        transactions = self._decode_raw_transactions(parts.transactions, known or {}, number)
+        evm_txs = self._evm_transactions(transactions, number)
+        try:
+            evm_parent = chaindb.get_block_header_by_hash(given.parent_hash)
+            header = self._vm.create_header_from_parent(
+                evm_parent,
+                coinbase=given.coinbase,
+                timestamp=given.timestamp,
+                extra_data=given.extra_data,
+                mix_hash=given.mix_hash,
+                gas_limit=given.gas_limit,
+                parent_beacon_block_root=given.parent_beacon_block_root,
+                difficulty=given.difficulty,
+            ).copy(nonce=given.nonce, uncles_hash=given.uncles_hash)
+            self._vm.validate_header(header, evm_parent)
+            applied = apply_block(
+                self._vm,
+                db,
+                header,
+                evm_txs,
+                parts.transactions,
+                parts.withdrawals,
+                chain_id=self.chain_id,
+                skip_invalid=False,
+            )
         except (ValidationError, ValueError) as exc:
-            raise InvalidBlock(f"block {evm_block.number}: {_reason(exc)}") from exc
-        block = self._to_block(imported, transactions, block_rlp)
-        receipts = self._block_receipts(chain, imported.header, block)
+            raise InvalidBlock(f"block {number}: {_reason(exc)}") from exc
+        differing = _differing_fields(applied.header, given)
+        if differing:
+            raise InvalidBlock(
+                f"block {number}: result differs from the block's header: {differing}"
+            )
+        block = self._store_block(db, applied, transactions, evm_txs, parts.withdrawals, block_rlp)
+        receipts = block_receipts(applied.outcomes, transactions, block.header)
         self._remember(block, receipts)
-        return ExecutedBlock(block, receipts, (), dict(changes))
+        return ExecutedBlock(block, receipts, (), dict(overlay.changes))
+
+    def _store_block(
+        self,
+        db: Any,
+        applied: AppliedBlock,
+        transactions: Sequence[Transaction],
+        evm_txs: Sequence[Any],
+        withdrawals: Sequence[bytes] | None,
+        block_rlp: bytes | None = None,
+    ) -> Block:
+        """Write the records that make an applied block the head; the block as a value
+        (encoded unless `block_rlp` is given)."""
+        header = applied.header
+        header_rlp = encode_object(header)
+
+        def evm_block() -> Any:
+            block_class = self._vm.get_block_class()
+            sedes = block_class._meta.sedes
+            fields: dict[str, Any] = {"header": header, "transactions": evm_txs, "uncles": []}
+            if withdrawals is not None:
+                fields["withdrawals"] = [
+                    decode_object(w, sedes[3].element_sedes) for w in withdrawals
+                ]
+            return block_class(**fields)
+
+        write_block_records(
+            db, header, header_rlp, [tx.hash for tx in transactions], withdrawals or (), evm_block
+        )
+        return Block(
+            header=header_from_evm(header),
+            transactions=tuple(transactions),
+            rlp=block_rlp or encode_block(header_rlp, [tx.raw for tx in transactions], withdrawals),
+        )
 
     def _remember(self, block: Block, receipts: tuple[Receipt, ...]) -> None:
         """Keep an executed block and its receipts for the reads that follow its commit
@@ -372,8 +460,8 @@ class ExecutionEngine:
         number_key = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(header.number))
         db[number_key] = encode_rlp(evm_header.hash)
         tip = ((), BlockNumber(header.number + 1))
-        db[SchemaV1.make_header_chain_gaps_lookup_key()] = _encode_gaps(tip)
-        db[SchemaV1.make_chain_gaps_lookup_key()] = _encode_gaps(tip)
+        db[SchemaV1.make_header_chain_gaps_lookup_key()] = encode_gaps(tip)
+        db[SchemaV1.make_chain_gaps_lookup_key()] = encode_gaps(tip)
         db[SchemaV1.make_canonical_head_hash_lookup_key()] = evm_header.hash
         return header_from_evm(evm_header), dict(changes)
 
@@ -436,8 +524,8 @@ class ExecutionEngine:
         if unstored:  # the chain up to `number` is whole: nothing above it is known
             header_gaps = block_gaps = ((), BlockNumber(number + 1))
         if numbers:
-            db[SchemaV1.make_header_chain_gaps_lookup_key()] = _encode_gaps(header_gaps)
-            db[SchemaV1.make_chain_gaps_lookup_key()] = _encode_gaps(block_gaps)
+            db[SchemaV1.make_header_chain_gaps_lookup_key()] = encode_gaps(header_gaps)
+            db[SchemaV1.make_chain_gaps_lookup_key()] = encode_gaps(block_gaps)
         db[SchemaV1.make_canonical_head_hash_lookup_key()] = target.hash
         return dict(changes)
 
@@ -542,6 +630,36 @@ class ExecutionEngine:
             prime_sender(evm_tx, tx.sender)
             decoded.append(tx)
         return tuple(decoded)
+
+    def _decode_raw_transactions(
+        self, raws: Sequence[bytes], known: Mapping[bytes, Transaction], number: int
+    ) -> tuple[Transaction, ...]:
+        """Core transactions of a received block, each sender recovered once (or taken
+        from `known`, by hash). Raises InvalidBlock."""
+        decoded = []
+        for index, raw in enumerate(raws):
+            tx = known.get(keccak256(raw)) if known else None
+            if tx is None:
+                try:
+                    tx = decode_transaction(raw, self.chain_id, impersonation=self._dev)
+                except PeerChainError as exc:
+                    raise InvalidBlock(f"block {number}: transaction {index}: {exc}") from exc
+            decoded.append(tx)
+        return tuple(decoded)
+
+    def _evm_transactions(self, transactions: Sequence[Transaction], number: int) -> list[Any]:
+        """py-evm's transactions for executing core ones, their senders already known.
+        Raises InvalidBlock."""
+        builder = self._vm.get_transaction_builder()
+        evm_txs = []
+        for index, tx in enumerate(transactions):
+            try:
+                evm_tx = builder.decode(tx.raw)
+            except _UNDECODABLE as exc:
+                raise InvalidBlock(f"block {number}: transaction {index}: {_reason(exc)}") from exc
+            prime_sender(evm_tx, tx.sender)
+            evm_txs.append(evm_tx)
+        return evm_txs
 
     def _block_receipts(
         self, chain: Chain, header: BlockHeaderAPI, block: Block
@@ -657,7 +775,7 @@ class ExecutionEngine:
 
         Raises InvalidBlock for an unknown block, TraceFailed for genesis."""
         chain, _ = self._open()
-        evm_block = chain.get_block_by_header(self._evm_header(chain, block_hash))
+        evm_block = chain.get_block_by_header(self._evm_header(chain.chaindb, block_hash))
         return tracing.trace_block(
             self._vm,
             chain.chaindb,
@@ -723,7 +841,7 @@ class ExecutionEngine:
         """The header the next block on `parent` would start with (no transactions),
         for calls and reads of the `pending` block."""
         chain, _ = self._open()
-        evm_parent = self._evm_header(chain, parent.hash)
+        evm_parent = self._evm_header(chain.chaindb, parent.hash)
         header = self._vm.create_header_from_parent(
             evm_parent,
             coinbase=coinbase,
@@ -780,8 +898,10 @@ def _evm_header_like(template: BlockHeaderAPI, header: Header) -> BlockHeaderAPI
     return template.copy(**fields)
 
 
-def _encode_gaps(gaps: Any) -> bytes:
-    return encode_object(gaps, chain_gaps)
+def _differing_fields(ours: BlockHeaderAPI, given: BlockHeaderAPI) -> str:
+    """The names of the header fields in which two headers differ, comma-separated."""
+    names = given._meta.field_names  # type: ignore[attr-defined]
+    return ", ".join(n for n in names if getattr(ours, n) != getattr(given, n))
 
 
 def _gas(request: CallRequest) -> int:
