@@ -115,7 +115,7 @@ def test_proposals_for_far_rounds_leave_with_their_signer_s_window() -> None:
     signers = {VALIDATORS.proposer(1, r) for r in range(2, 200)}
     assert len(kept) <= MAX_AHEAD_ROUNDS * len(signers)
     assert max(kept) == 199
-    assert len(machine._validating) <= len(kept)  # no body of a forgotten round is held
+    assert machine._proposals.awaiting <= len(kept)  # no body of a forgotten round is held
 
 
 def test_votes_of_a_forgotten_round_are_not_counted() -> None:

@@ -13,17 +13,17 @@ What the paper leaves to an implementation:
 - valid(v) is the application's verdict, which arrives as an event: `ValidateBlock` asks
   for it and rules that need it wait until `ProposalValidated` answers. getValue() is
   `PrepareBlock` / `BlockPrepared` in the same way. Verdicts are kept per block value
-  (hash and bytes), so a forged copy of a block does not taint the real one.
+  (hash and bytes, see `proposals`), so a forged copy of a block does not taint the
+  real one.
 - "broadcast" reaches this node too: the machine counts its own proposal and votes only
   when the node feeds them back, like any other message.
-- Never sign twice. Every own proposal and vote is emitted as `PersistWal` before its
-  `Broadcast`; a machine built from those records (`wal=`) resumes at the round and step
-  they show, locked on the value of its last non-nil precommit, and a rule asking it to
-  sign a different vote for a (round, kind) it has signed halts it. Without the WAL, the
-  last-signed record (`last_signed=`, see `signguard`) still holds: the machine resumes
-  at its round (its vote restored as if from the WAL) and signs nothing that conflicts
-  with it or goes back behind it (`signatures_refused` counts what it skipped; a
-  proposal it may not sign leaves it waiting for the propose timeout).
+- Never sign twice (`signing`). Every own proposal and vote is emitted as `PersistWal`
+  before its `Broadcast`; a machine built from those records (`wal=`) and the
+  last-signed record (`last_signed=`, see `signguard`) resumes at the round and step
+  they show, locked on the value of its last non-nil precommit; a rule asking it to
+  sign a different vote for a (round, kind) it has signed halts it, and it signs
+  nothing the last-signed record forbids (`signatures_refused` counts what it skipped;
+  a proposal it may not sign leaves it waiting for the propose timeout).
 - validValue is also taken from a finished round (`_upon_earlier_polka`): a valid
   proposal of round r > validRound whose 2f+1 prevotes in r are seen only later. The
   paper updates it in the current round only; the proposer's choice of value changes
@@ -92,18 +92,14 @@ from peerchain.core.consensus.messages import (
     Proposal,
     Vote,
     VoteKind,
-    sign_proposal,
-    sign_vote,
 )
+from peerchain.core.consensus.proposals import HeightProposals
 from peerchain.core.consensus.signguard import (
     LastSigned,
-    SignStep,
-    last_signed_of,
-    sign_conflict,
 )
+from peerchain.core.consensus.signing import HeightSigner
 from peerchain.core.consensus.validators import ValidatorSet, ValidatorSets, as_sets
 from peerchain.core.consensus.votes import (
-    MAX_VALUES_PER_VALIDATOR,
     Added,
     DuplicateProposal,
     DuplicateVote,
@@ -111,7 +107,6 @@ from peerchain.core.consensus.votes import (
 )
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.consensus.wire import ConsensusMessage
-from peerchain.core.crypto import private_key_to_address
 from peerchain.core.errors import ConsensusHalted
 from peerchain.core.genesis import ConsensusTimeouts
 
@@ -157,18 +152,16 @@ class ConsensusMachine:
         self.chain_id = chain_id
         self.validator_sets = as_sets(validators)
         self.timeouts = timeouts
-        self.address = private_key_to_address(private_key) if private_key else None
-        self._private_key = private_key
+        self._signer = HeightSigner(chain_id, private_key, last_signed)
+        self.address = self._signer.address
         self.last_block_hash = last_block_hash
         self.check_value = check_value
         self._halted: str | None = None
         self._now = 0.0
         self._out: list[Output] = []
         self._ahead: dict[bytes, list[Proposal | Vote]] = {}
-        self._last_signed = last_signed if private_key is not None else None
-        self.signatures_refused = 0
         self._enter_height(height)
-        self._restore(self._with_last_signed([r for r in wal if _height_of(r) == height]))
+        self._resume(wal)
 
     # --- public face ----------------------------------------------------------------------
 
@@ -195,9 +188,8 @@ class ConsensusMachine:
             case BlockPrepared(height, round, block):
                 self._on_block_prepared(height, round, block)
             case ProposalValidated(height, block, valid):
-                if height == self.height and block in self._validating:
-                    self._validity[block] = valid
-                    self._validating.discard(block)
+                if height == self.height:
+                    self._proposals.record_verdict(block, valid)
             case CatchUpRequested(peer, height, round):
                 self._on_catch_up(peer, height, round)
         self._advance()
@@ -209,6 +201,11 @@ class ConsensusMachine:
         return min(self._timeouts.values(), default=None)
 
     @property
+    def signatures_refused(self) -> int:
+        """Signatures the last-signed record made this validator skip."""
+        return self._signer.refused
+
+    @property
     def halted(self) -> str | None:
         """Why the machine halted, or None."""
         return self._halted
@@ -217,7 +214,7 @@ class ConsensusMachine:
         """The (first) proposal received for (height, round), if it is the current height."""
         if height != self.height:
             return None
-        return self._first_proposal(round)
+        return self._proposals.first(round)
 
     def votes(self, height: int, round: int, kind: VoteKind) -> tuple[Vote, ...]:
         """The votes counted for (height, round, kind), if it is the current height."""
@@ -231,7 +228,7 @@ class ConsensusMachine:
         if validators is None:
             self._halt(f"the validator set of height {height} is not known")
         self.validators = validators
-        self._key = self._private_key if self.address in validators else None
+        self._signer.enter_height(height, self.address in validators)
         self.height = height
         self.round = 0
         self.step = Step.NEW_HEIGHT
@@ -240,76 +237,43 @@ class ConsensusMachine:
         self.valid_value: BlockValue | None = None
         self.valid_round = -1
         self._votes = HeightVotes(self.validators)
-        self._proposed: dict[int, dict[bytes, Proposal]] = {}
-        self._certified: dict[bytes, BlockValue] = {}
-        self._validity: dict[BlockValue, bool] = {}
-        self._validating: set[BlockValue] = set()
-        self._own_votes: dict[tuple[int, VoteKind], Vote] = {}
-        self._own_proposals: dict[int, Proposal] = {}
+        self._proposals = HeightProposals()
         self._prevote_timeout_rounds: set[int] = set()
         self._precommit_timeout_rounds: set[int] = set()
         self._lock_rounds: set[int] = set()
         self._decidable: list[tuple[int, bytes]] = []
         self._timeouts: dict[tuple[int, TimeoutKind], Timeout] = {}
 
-    def _with_last_signed(self, records: list[WalRecord]) -> list[WalRecord]:
-        """The WAL records of this height, plus the last-signed vote if the WAL lost it."""
-        last = self._last_signed
-        if last is None or last.height != self.height or self.address is None:
-            return records
-        vote = last.as_vote(self.address)
-        if vote is not None and not any(
-            isinstance(r, Vote) and (r.round, r.kind) == (vote.round, vote.kind) for r in records
-        ):
-            records = [*records, vote]
-        return records
-
-    def _restore(self, records: list[WalRecord]) -> None:
-        """Resume from own WAL records of the current height."""
-        for record in records:
-            signer = record.proposer if isinstance(record, Proposal) else record.validator
-            if signer != self.address or self._key is None:
-                self._halt("the WAL holds messages of another validator")
-            if isinstance(record, Proposal):
-                self._own_proposals[record.round] = record
-                continue
-            prior = self._own_votes.get((record.round, record.kind))
-            if prior is not None and prior.block_hash != record.block_hash:
-                self._halt(f"the WAL holds conflicting own votes: {prior} and {record}")
-            self._own_votes[(record.round, record.kind)] = record
-            self._count_vote(record)
-        last = self._last_signed
-        if last is not None and last.height == self.height and last.round > self.round:
-            self.round = last.round  # a proposal the WAL lost: resume in its round
-        if records:
-            self.round = max(self.round, *(_round_of(r) for r in records))
+    def _resume(self, wal: Iterable[WalRecord]) -> None:
+        """Resume the current height from what this validator signed in it (`signing`):
+        at the round and step its messages show, locked on its last non-nil precommit."""
+        signer = self._signer
+        round = signer.restore(wal)
+        for vote in signer.votes.values():
+            self._count_vote(vote)
+        self.round = round if round is not None else self.round
         self._votes.set_round(self.round)
-        if not records:
+        if not signer.votes and not signer.proposals:
             return
-        if (self.round, VoteKind.PRECOMMIT) in self._own_votes:
+        if (self.round, VoteKind.PRECOMMIT) in signer.votes:
             self.step = Step.PRECOMMIT
-        elif (self.round, VoteKind.PREVOTE) in self._own_votes:
+        elif (self.round, VoteKind.PREVOTE) in signer.votes:
             self.step = Step.PREVOTE
         else:
             self.step = Step.PROPOSE
-        locks = [
-            v
-            for (_, kind), v in self._own_votes.items()
-            if kind is VoteKind.PRECOMMIT and v.block_hash is not None
-        ]
-        if locks:
-            lock = max(locks, key=lambda v: v.round)
+        lock = signer.lock()
+        if lock is not None:
             self.locked_value, self.locked_round = lock.block_hash, lock.round
 
     def _on_started(self) -> None:
         if self.step <= Step.PROPOSE:
             self._start_round(self.round)
             return
-        own = self._own_proposals.get(self.round)
+        own = self._signer.proposals.get(self.round)
         if own is not None:
             self._out.append(Broadcast(own))
         for kind in VoteKind:
-            vote = self._own_votes.get((self.round, kind))
+            vote = self._signer.votes.get((self.round, kind))
             if vote is not None:
                 self._out.append(Broadcast(vote))
 
@@ -319,9 +283,9 @@ class ConsensusMachine:
         self.step = Step.PROPOSE
         self._votes.set_round(round)
         self._timeouts = {k: t for k, t in self._timeouts.items() if k[0] >= round}
-        if self.address != self.validators.proposer(self.height, round) or self._key is None:
+        if self.address != self.validators.proposer(self.height, round) or not self._signer.signs:
             self._schedule(TimeoutKind.PROPOSE)
-        elif (own := self._own_proposals.get(round)) is not None:
+        elif (own := self._signer.proposals.get(round)) is not None:
             self._out.append(Broadcast(own))
         elif self.valid_value is not None:
             self._propose(self.valid_value, self.valid_round)
@@ -345,45 +309,20 @@ class ConsensusMachine:
     # --- signing --------------------------------------------------------------------------
 
     def _propose(self, block: BlockValue, pol_round: int) -> None:
-        assert self._key is not None
-        if not self._may_sign(SignStep.PROPOSAL, block.hash, pol_round):
+        proposal = self._signer.propose(self.round, pol_round, block)
+        if proposal is None:  # the last-signed record forbids it
             self._schedule(TimeoutKind.PROPOSE)  # prevote nil when it fires
             return
-        proposal = sign_proposal(
-            self._key, self.chain_id, self.height, self.round, pol_round, block,
-            proposer=self.address,
-        )  # fmt: skip
-        self._own_proposals[self.round] = proposal
-        self._last_signed = last_signed_of(proposal)
         self._out += [PersistWal(proposal), Broadcast(proposal)]
-
-    def _may_sign(self, step: SignStep, block_hash: bytes | None, pol_round: int = -1) -> bool:
-        """Whether the last-signed record allows signing this in the current round."""
-        candidate = LastSigned(self.height, self.round, step, block_hash, pol_round, b"")
-        if sign_conflict(self._last_signed, candidate) is None:
-            return True
-        self.signatures_refused += 1
-        return False
 
     def _cast(self, kind: VoteKind, block_hash: bytes | None) -> None:
         """Sign and send this validator's vote of the current round, exactly once."""
-        if self._key is None:
-            return
-        prior = self._own_votes.get((self.round, kind))
-        if prior is not None:
-            if prior.block_hash != block_hash:
-                self._halt(f"asked to sign {kind.name} {block_hash!r} after {prior}")
-            return
-        step = SignStep.PREVOTE if kind is VoteKind.PREVOTE else SignStep.PRECOMMIT
-        if not self._may_sign(step, block_hash):
-            return
-        vote = sign_vote(
-            self._key, self.chain_id, kind, self.height, self.round, block_hash,
-            validator=self.address,
-        )  # fmt: skip
-        self._own_votes[(self.round, kind)] = vote
-        self._last_signed = last_signed_of(vote)
-        self._out += [PersistWal(vote), Broadcast(vote)]
+        try:
+            vote = self._signer.vote(self.round, kind, block_hash)
+        except ConsensusHalted as exc:
+            self._halt(str(exc))
+        if vote is not None:
+            self._out += [PersistWal(vote), Broadcast(vote)]
 
     def _halt(self, reason: str) -> NoReturn:
         self._halted = reason
@@ -437,7 +376,7 @@ class ConsensusMachine:
                 check_proposal(p, self.chain_id, following, self.check_value)
                 self._keep_ahead(p.proposer, p)
             return
-        if self._proposed.get(p.round, {}).get(p.block.hash) == p:
+        if p in self._proposals:
             return
         self._check_proposal(p)
         if self._admit(p.round, p.proposer):
@@ -451,25 +390,18 @@ class ConsensusMachine:
         signer's proposals of a round it had to forget."""
         admitted, forgotten = self._votes.admit(round, signer)
         if forgotten is not None:
-            dropped = self._proposed.pop(forgotten, {})
-            kept = {p.block for r in self._proposed.values() for p in r.values()}
-            kept.update(self._certified.values())
-            for proposal in dropped.values():
-                if proposal.block not in kept and proposal.block != self.valid_value:
-                    self._validity.pop(proposal.block, None)
-                    self._validating.discard(proposal.block)
+            self._proposals.forget_round(forgotten, keep=self.valid_value)
         return admitted
 
     def _accept_proposal(self, p: Proposal) -> None:
-        known = self._proposed.setdefault(p.round, {})
-        first = next(iter(known.values()), None)
-        if first is None:
+        first = self._proposals.first(p.round)
+        outcome = self._proposals.add(p)
+        if outcome is Added.NEW:
             self._votes.note_participant(p.round, p.proposer)
-        elif p.block.hash in known or len(known) >= MAX_VALUES_PER_VALIDATOR:
-            return  # the same block again (other pol round), or beyond what we keep
-        else:
+        elif outcome is Added.CONFLICT and first is not None:
             self._out.append(ReportEvidence(DuplicateProposal(first, p)))
-        known[p.block.hash] = p
+        else:
+            return  # the same block again (other pol round), or beyond what we keep
         self._request_validation(p.block)
 
     def _next_set(self, height: int) -> ValidatorSet | None:
@@ -482,8 +414,7 @@ class ConsensusMachine:
             kept.append(message)
 
     def _request_validation(self, block: BlockValue) -> None:
-        if block not in self._validity and block not in self._validating:
-            self._validating.add(block)
+        if self._proposals.needs_verdict(block):
             self._out.append(ValidateBlock(self.height, block))
 
     def _on_commit(self, commit: Commit) -> None:
@@ -504,9 +435,7 @@ class ConsensusMachine:
         for vote in certificate.votes():
             if vote not in self._votes.get(vote.round, vote.kind):
                 self._count_vote(vote)
-        held = self._certified.get(certificate.block_hash)
-        if held is None or self._validity.get(held) is False:
-            self._certified[certificate.block_hash] = commit.block
+        if self._proposals.certify(commit.block):
             self._request_validation(commit.block)
 
     def _on_timeout(self, timeout: Timeout) -> None:
@@ -532,11 +461,11 @@ class ConsensusMachine:
         if (
             (height, round) == (self.height, self.round)
             and self.step is Step.PROPOSE
-            and round not in self._own_proposals
-            and self._key is not None
+            and round not in self._signer.proposals
+            and self._signer.signs
             and self.address == self.validators.proposer(height, round)
         ):
-            self._validity[block] = True  # the application executed it to build it
+            self._proposals.built(block)
             self._propose(block, -1)
 
     def _on_catch_up(self, peer: bytes, height: int, round: int) -> None:
@@ -552,18 +481,18 @@ class ConsensusMachine:
             return
         rounds = {round, self.round}
         for r in sorted(rounds):
-            rounds.update(p.pol_round for p in self._proposed.get(r, {}).values())
+            rounds.update(p.pol_round for p in self._proposals.of_round(r))
         rounds.discard(-1)
         messages: list[ConsensusMessage] = []
         for r in sorted(rounds):
-            messages += self._proposed.get(r, {}).values()
+            messages += self._proposals.of_round(r)
             messages += self.votes(height, r, VoteKind.PREVOTE)
             messages += self.votes(height, r, VoteKind.PRECOMMIT)
         if self.round - 1 > round and self.round - 1 not in rounds:
             messages += self.votes(height, self.round - 1, VoteKind.PRECOMMIT)
         valid = self.valid_value
         if valid is not None and self.valid_round not in rounds:
-            proposal = self._proposed.get(self.valid_round, {}).get(valid.hash)
+            proposal = self._proposals.get(self.valid_round, valid.hash)
             messages += [proposal] if proposal is not None else []
             prevotes = self._votes.find(self.valid_round, VoteKind.PREVOTE)
             messages += prevotes.votes_for(valid.hash) if prevotes is not None else ()
@@ -584,20 +513,14 @@ class ConsensusMachine:
         ):
             pass
 
-    def _first_proposal(self, round: int) -> Proposal | None:
-        return next(iter(self._proposed.get(round, {}).values()), None)
-
-    def _proposed_block(self, round: int, block_hash: bytes) -> BlockValue | None:
-        found = self._proposed.get(round, {}).get(block_hash)
-        return found.block if found is not None else None
-
     def _upon_decision(self) -> bool:
         """Lines 49-54: a proposal of round r and 2f+1 precommits for it in r: decide."""
         for round, block_hash in self._decidable:
-            for block in (self._proposed_block(round, block_hash), self._certified.get(block_hash)):
+            proposals = self._proposals
+            for block in (proposals.block(round, block_hash), proposals.certified(block_hash)):
                 if block is None:
                     continue
-                valid = self._validity.get(block)
+                valid = self._proposals.verdict(block)
                 if valid is None:
                     self._request_validation(block)
                 elif valid:
@@ -633,7 +556,7 @@ class ConsensusMachine:
 
     def _upon_proposal_in_propose(self) -> bool:
         """Lines 22-27 (no proof of lock) and 28-33 (with one from round vr)."""
-        proposal = self._first_proposal(self.round)
+        proposal = self._proposals.first(self.round)
         if self.step is not Step.PROPOSE or proposal is None:
             return False
         v, vr = proposal.block, proposal.pol_round
@@ -641,7 +564,7 @@ class ConsensusMachine:
             prevotes = self._votes.find(vr, VoteKind.PREVOTE)
             if prevotes is None or not prevotes.has_quorum_for(v.hash):
                 return False
-        valid = self._validity.get(v)
+        valid = self._proposals.verdict(v)
         if valid is None:
             return False
         unlocked = self.locked_round <= vr if vr >= 0 else self.locked_round == -1
@@ -684,15 +607,15 @@ class ConsensusMachine:
         changes no vote (what a proposer proposes is its free choice, receivers check
         the polka) and lets this node re-propose the value that a validator which
         lagged behind locked on in r, the only one it will prevote for."""
-        for round in sorted(self._proposed, reverse=True):
+        for round in self._proposals.rounds():
             if round >= self.round:
                 continue
             if round <= self.valid_round:
                 return False
             prevotes = self._votes.find(round, VoteKind.PREVOTE)
             for block_hash in prevotes.quorums if prevotes is not None else ():
-                block = self._proposed_block(round, block_hash) if block_hash else None
-                if block is not None and self._validity.get(block):
+                block = self._proposals.block(round, block_hash) if block_hash else None
+                if block is not None and self._proposals.verdict(block):
                     self.valid_value, self.valid_round = block, round
                     return True
         return False
@@ -701,8 +624,8 @@ class ConsensusMachine:
         """A valid block proposed in this round with 2f+1 prevotes in it, if any."""
         prevotes = self._votes.find(self.round, VoteKind.PREVOTE)
         for block_hash in prevotes.quorums if prevotes is not None else ():
-            block = self._proposed_block(self.round, block_hash) if block_hash else None
-            if block is not None and self._validity.get(block):
+            block = self._proposals.block(self.round, block_hash) if block_hash else None
+            if block is not None and self._proposals.verdict(block):
                 return block
         return None
 
@@ -727,11 +650,3 @@ class ConsensusMachine:
         self._precommit_timeout_rounds.add(self.round)
         self._schedule(TimeoutKind.PRECOMMIT)
         return True
-
-
-def _height_of(record: WalRecord) -> int:
-    return record.height
-
-
-def _round_of(record: WalRecord) -> int:
-    return record.round
