@@ -1,4 +1,5 @@
-"""The public test kit: virtual time, a seeded network, and simulated validator clusters.
+"""The public test kit: virtual time, a seeded network, simulated validator clusters, and
+in-memory twins of the node's ports (`MemoryChainStore`, `memwal.MemoryWal`).
 
 from peerchain.testing import run_cluster, random_faults
 result = run_cluster(4, seed=1, faults=random_faults(4, 1, "equivocate"))
@@ -16,6 +17,7 @@ from peerchain.testing.faults import (
     random_faults,
 )
 from peerchain.testing.kvstore import KVApplication
+from peerchain.testing.memstore import MemoryChainStore
 from peerchain.testing.network import NetworkConfig, SimNetwork
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "CrashProposer",
     "Faults",
     "KVApplication",
+    "MemoryChainStore",
     "NetworkConfig",
     "SimClock",
     "SimNetwork",

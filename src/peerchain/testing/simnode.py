@@ -1,7 +1,8 @@
 """A simulated node: the node's real consensus policy (`core.consensus.reactor.Reactor`,
-which the network node drives too) with a KV application, on in-memory twins of the
-node's ports (a `KVDisk` as the chain store, `MemoryWal`, `SimNetwork` as the transport)
-and a SimClock.
+which the network node drives too) with a KV application (its chain, state and WAL bytes
+on a `KVDisk`, what survives a crash), on in-memory twins of the node's ports
+(`MemoryWal`, `MemorySigner`, `SimNetwork` as the transport) and a SimClock. The twin of
+the chain store port itself, for the EVM ledger, is `testing.memstore.MemoryChainStore`.
 
 It carries out the reactor's commands the way `node.validator.ConsensusNode` does (WAL
 append before the broadcast that follows it, application answers fed back as events
