@@ -16,7 +16,6 @@ from hexbytes import HexBytes
 from .harness import DEV_KEY_0, PROPOSE_TIMEOUT, Devnet
 
 ALL = (0, 1, 2, 3)
-RESUME_WITHIN = 20.0  # seconds from restarting the two validators to the next block
 
 
 @pytest.fixture
@@ -43,12 +42,9 @@ def test_killed_validators_stop_the_chain_only_without_quorum_and_catch_up(
     devnet.assert_no_block_for(survivors, seconds=5 * PROPOSE_TIMEOUT)
     assert devnet.heights(survivors) == [waiting - 1] * 2
 
-    restarted = time.monotonic()
     devnet.start(2, 3)
-    devnet.wait_for_height(
-        survivors, waiting, timeout=RESUME_WITHIN - (time.monotonic() - restarted)
-    )
-    devnet.wait_for_height(ALL, waiting + 2, timeout=30)
+    devnet.wait_for_height(survivors, waiting, timeout=60)
+    devnet.wait_for_height(ALL, waiting + 2, timeout=60)
     devnet.assert_same_chain(ALL, 1, min(devnet.heights(ALL)))
 
     for i in ALL:

@@ -13,16 +13,18 @@ from pathlib import Path
 
 from peerchain.drivers.process import child_preexec
 
-# Consecutive port blocks are looked for below the kernel's ephemeral range, so that
-# outgoing connections do not take them between the check and the node's bind.
+# Ports are looked for below the kernel's ephemeral range, so that outgoing connections
+# (of every process on this machine) do not take them between the check and the node's
+# bind, from a place that depends on the process id (side-by-side runs pick different
+# ones), and a port is handed out once per process (two nodes set up before either
+# binds get different ones).
 _BLOCK_SEARCH = range(20000, 32000)
+_given: set[int] = set()
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that was free a moment ago (see `free_ports`)."""
+    return free_ports(1)
 
 
 def _is_free(port: int) -> bool:
@@ -36,13 +38,18 @@ def _is_free(port: int) -> bool:
 
 def free_ports(count: int) -> int:
     """The first of `count` consecutive TCP ports on 127.0.0.1 that were free a moment
-    ago (for `create_devnet`, which numbers ports from a base). Raises RuntimeError."""
+    ago and not handed out before by this process (for `create_devnet`, which numbers
+    ports from a base). Raises RuntimeError."""
     span = len(_BLOCK_SEARCH)
     start = (os.getpid() * 7919) % span
-    for step in range(0, span, count):
-        base = _BLOCK_SEARCH.start + (start + step) % (span - count)
-        if all(_is_free(base + i) for i in range(count)):
-            return base
+    for _ in range(2):
+        for step in range(0, span, count):
+            base = _BLOCK_SEARCH.start + (start + step) % (span - count)
+            block = range(base, base + count)
+            if _given.isdisjoint(block) and all(_is_free(port) for port in block):
+                _given.update(block)
+                return base
+        _given.clear()  # all handed out once: those no longer bound are free again
     raise RuntimeError(f"no {count} consecutive free ports")
 
 
