@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from web3 import Web3
 
 from peerchain.cli.main import cli
-from peerchain.testing.processes import NodeProcess, free_port
+from peerchain.testing.processes import NodeProcess, free_port, wait_for_heavy_queries
 
 from . import scenarios
 
@@ -25,6 +25,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[scenarios.Chain]
         ready_marker="JSON-RPC:",
     ).start()
     try:
+        wait_for_heavy_queries(f"http://127.0.0.1:{port}")
         w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 30}))
 
         def advance(seconds: int) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from peerchain.testing.processes import NodeProcess, free_port
+from peerchain.testing.processes import NodeProcess, free_port, wait_for_heavy_queries
 
 
 @dataclass
@@ -32,6 +32,7 @@ class DevProcess:
             self.log,
             ready_marker="JSON-RPC:",
         ).start()
+        wait_for_heavy_queries(self.url)  # eth_call waits for worker processes
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from web3 import Web3
 from web3.types import RPCEndpoint
 
 from peerchain.cli.devnet import DEVNET_TIMEOUTS, DevnetNode, create_devnet
-from peerchain.testing.processes import NodeProcess, free_ports
+from peerchain.testing.processes import NodeProcess, free_ports, wait_for_heavy_queries
 
 T = TypeVar("T")
 LIVE: list[Devnet] = []
@@ -102,7 +102,7 @@ class Devnet:
     # --- processes --------------------------------------------------------------------------
     def start(self, *indexes: int, timeout: float = 60.0) -> None:
         """Start the given nodes (all validators if none given) and wait until each serves
-        JSON-RPC."""
+        JSON-RPC, heavy queries included."""
         chosen = indexes or tuple(range(len(self.nodes)))
         for index in chosen:
             node = self.nodes[index]
@@ -115,6 +115,8 @@ class Devnet:
             ).launch()
         for index in chosen:
             self.processes[index].wait_ready(timeout)
+        for index in chosen:  # heavy queries wait for worker processes that start later
+            wait_for_heavy_queries(self.nodes[index].rpc_url, 3 * timeout)
 
     def kill(self, index: int) -> None:
         """SIGKILL one node, as in a crash."""

@@ -10,7 +10,10 @@ is the only path between nodes, so no traffic loop can form.
 
 With `host_link=True` the namespace this process runs in joins the bridge too, as
 10.99.<subnet>.254, so a test can reach servers inside the node namespaces (JSON-RPC);
-partitions never cut that link.
+partitions never cut that link. Choosing the subnet and taking it in this namespace
+happen under a lock shared by every lab on the machine (`LOCK_PATH`): two labs created at
+once would otherwise both find a subnet free and route each other's traffic (a test
+then talks to the other lab's nodes, or is refused).
 
 `partition(groups)` drops traffic between nodes of different groups with blackhole
 routes inside the node namespaces; `heal()` removes them. Needs root and iproute2.
@@ -18,15 +21,30 @@ routes inside the node namespaces; `heal()` removes them. Needs root and iproute
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
 from peerchain.core.errors import PeerChainError
+
+LOCK_PATH = "/run/lock/peerchain-netns.lock"
+
+
+@contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Exclusive across the processes of this machine while the block runs."""
+    with open(LOCK_PATH, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class NetnsError(PeerChainError):
@@ -85,9 +103,7 @@ class NetnsLab:
     _blackholes: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.subnet is None:
-            self.subnet = free_subnet()
-        if not 1 <= self.count <= 200 or not 0 <= self.subnet <= 255:
+        if not 1 <= self.count <= 200 or not 0 <= (self.subnet or 0) <= 255:
             raise ValueError("count must be 1..200 and subnet 0..255")
 
     @property
@@ -108,13 +124,16 @@ class NetnsLab:
         if not netns_available():
             raise NetnsError("network namespaces need root and iproute2")
         try:
-            self._add_namespace(self.hub)
-            _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-            _ip("-n", self.hub, "link", "set", "br0", "up")
+            with _machine_lock():  # the subnet is chosen and taken in one step
+                if self.subnet is None:
+                    self.subnet = free_subnet()
+                self._add_namespace(self.hub)
+                _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
+                _ip("-n", self.hub, "link", "set", "br0", "up")
+                if self.host_link:
+                    self._add_host_link()
             for index in range(self.count):
                 self._add_node(index)
-            if self.host_link:
-                self._add_host_link()
         except NetnsError:
             self.destroy()
             raise

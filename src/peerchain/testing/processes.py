@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -138,3 +141,26 @@ class NodeProcess:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def wait_for_heavy_queries(url: str, timeout: float = 180.0) -> None:
+    """Wait until the node at `url` answers an `eth_call`: it serves JSON-RPC before its
+    query workers (processes at a lower CPU priority, see `node.queries`) have started,
+    which on a loaded machine takes longer than a client's timeout. Raises RuntimeError
+    after `timeout` seconds."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"to": "0x" + "00" * 20}]}
+    ).encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise RuntimeError(f"{url} answered no eth_call within {timeout:.0f}s")
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=left) as answer:
+                if "result" in json.loads(answer.read()):
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
