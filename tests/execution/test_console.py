@@ -13,10 +13,10 @@ import vyper
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.genesis import dev_genesis
 from peerchain.drivers.storage import LmdbStore
-from peerchain.execution.tracing.console import SIGNATURES, decode_console_call
+from peerchain.execution.tracing.console import SIGNATURES, ConsoleLines, decode_console_call
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
-from peerchain.node.view import CallRequest
+from peerchain.node.view import CallRequest, ExecutionReverted
 
 from .conftest import ADDRS, DictChain, sign, word
 
@@ -73,10 +73,22 @@ def test_malformed_calldata_is_not_a_console_line(data: bytes) -> None:
     assert decode_console_call(data) is None
 
 
-def _contract() -> tuple[bytes, bytes]:
+def test_console_lines_are_bounded() -> None:
+    lines = ConsoleLines(limit=10)
+    for text in ("12345", "678901", "abcde", "f"):
+        lines.append(text)
+    assert lines.lines() == ("12345", "abcde", "(2 more console.log lines not shown)")
+    unbounded = ConsoleLines()
+    unbounded.append("kept")
+    unbounded.stop()
+    unbounded.append("after the stop")
+    assert unbounded.lines() == ("kept",)
+
+
+def _contract(function: str = "greet") -> tuple[bytes, bytes]:
     out = vyper.compile_code(SOURCE, output_formats=["bytecode", "method_identifiers"])
     return bytes.fromhex(out["bytecode"][2:]), bytes.fromhex(
-        out["method_identifiers"]["greet(uint256)"][2:]
+        out["method_identifiers"][f"{function}(uint256)"][2:]
     )
 
 
@@ -112,5 +124,39 @@ def test_dev_node_logs_console_lines(tmp_path: Path, caplog: pytest.LogCaptureFi
             asyncio.run(node.send_transaction(call))
         lines = [r.getMessage() for r in caplog.records if r.name == "peerchain.console"]
         assert [line.lower() for line in lines] == [f"sent 12 wei to 0x{sender.hex()}"]
+    finally:
+        lmdb.close()
+
+
+def test_dev_node_logs_console_lines_of_calls(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In process (the queries run inline): a call's lines are logged once, also when it
+    reverts; an estimate logs those of one run, not of each of its trials."""
+    key = bytes([9]) * 32
+    sender = private_key_to_address(key)
+    lmdb = LmdbStore(tmp_path / "lmdb")
+    try:
+        node = DevNode(
+            Ledger(lmdb, dev_genesis(1337, [sender], 10**24)), Clock(), [key], automine=True
+        )
+        code, greet = _contract()
+        _, fail = _contract("greet_and_fail")
+        asyncio.run(node.send_transaction(CallRequest(sender=sender, data=code)))
+        address = node.get_block_receipts(node.ledger.head.hash)[0].contract_address
+        head = node.ledger.head
+        with caplog.at_level(logging.INFO, logger="peerchain.console"):
+            asyncio.run(
+                node.call(CallRequest(sender=sender, to=address, data=greet + word(1)), head)
+            )
+            with pytest.raises(ExecutionReverted, match="refused"):
+                call = CallRequest(sender=sender, to=address, data=fail + word(2))
+                asyncio.run(node.call(call, head))
+            request = CallRequest(sender=sender, to=address, data=greet + word(3))
+            assert asyncio.run(node.estimate_gas(request, head)) > 21_000
+        lines = [r.getMessage() for r in caplog.records if r.name == "peerchain.console"]
+        assert [line.lower() for line in lines] == [
+            f"sent {amount} wei to 0x{sender.hex()}" for amount in (1, 2, 3)
+        ]
     finally:
         lmdb.close()

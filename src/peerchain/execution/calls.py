@@ -9,7 +9,7 @@ the state lives in an overlay that is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth.abc import BlockHeaderAPI, ChainDatabaseAPI, ComputationAPI, StateAPI
 from eth.exceptions import InvalidInstruction, OutOfGas, Revert
@@ -28,6 +28,9 @@ from peerchain.core.queries import (
     revert_reason,
 )
 from peerchain.core.transactions import FLOOR_GAS_PER_TOKEN
+
+if TYPE_CHECKING:
+    from peerchain.execution.tracing.console import ConsoleLines
 
 TX_GAS = 21_000
 CALL_STIPEND = 2_300
@@ -114,7 +117,12 @@ def call(state: StateAPI, builder: Any, request: CallRequest, gas_cap: int) -> b
 
 
 def estimate_gas(
-    state: StateAPI, builder: Any, request: CallRequest, gas_cap: int, floor: int = 0
+    state: StateAPI,
+    builder: Any,
+    request: CallRequest,
+    gas_cap: int,
+    floor: int = 0,
+    console: ConsoleLines | None = None,
 ) -> GasEstimate:
     """A gas limit with which `request` succeeds, at least `floor` (the calldata floor of
     forks that have one): the least one, or one within ESTIMATE_ERROR_RATIO of it.
@@ -125,6 +133,7 @@ def estimate_gas(
     gas that run used is tried next, which is all most calls need (the answer is then
     exact); a call that needs more (nested calls keep 1/64 of the gas back) is tried with
     that plus the 63/64 reserve, then searched between the two until close enough.
+    `console` (when `state` prints into it) keeps the lines of the run with all the gas.
     Raises ExecutionReverted (with the revert data) or ExecutionFailed when it fails even
     with all the gas allowed.
     """
@@ -142,6 +151,8 @@ def estimate_gas(
             return GasEstimate(TX_GAS, runs)
     computation = _run(state, builder, request, hi)
     runs += 1
+    if console is not None:
+        console.stop()
     _raise_for(computation, hi)
     used = max(hi - computation.get_gas_remaining(), TX_GAS, floor)
     if used >= hi:

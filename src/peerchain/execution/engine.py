@@ -79,6 +79,7 @@ from peerchain.execution.db import open_overlay
 from peerchain.execution.lru import Lru
 from peerchain.execution.receipts import block_receipts, receipts_from_evm
 from peerchain.execution.statecache import StateCache
+from peerchain.execution.tracing.console import ConsoleLines
 from peerchain.execution.tracing.console import capturing as console_capturing
 from peerchain.execution.transition import AppliedBlock, apply_block
 from peerchain.execution.trie import MissingNode
@@ -724,15 +725,16 @@ class ExecutionEngine:
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
         gas_cap: int | None = None,
+        console: ConsoleLines | None = None,
     ) -> bytes:
         """Output of `request` run on `header`'s state, in `header`'s block context.
 
         `header` may be one that is not stored (a pending block). The request runs with
         its own gas or, without one, the block's gas limit; never with more than
-        `gas_cap` (geth's RPC gas cap). Raises ExecutionReverted (message and revert
-        data) or ExecutionFailed."""
+        `gas_cap` (geth's RPC gas cap). Its console.log lines go to `console`. Raises
+        ExecutionReverted (message and revert data) or ExecutionFailed."""
         state, request = self._call_state(
-            request, header, state_overrides, block_overrides, gas_cap
+            request, header, state_overrides, block_overrides, gas_cap, console
         )
         return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
 
@@ -744,18 +746,20 @@ class ExecutionEngine:
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
         gas_cap: int | None = None,
+        console: ConsoleLines | None = None,
     ) -> GasEstimate:
         """A gas limit with which `request` succeeds on `header`'s state (see
         `calls.estimate_gas`), searched below the gas `call` would give it, and at least
-        its calldata floor from Prague on.
+        its calldata floor from Prague on. The console.log lines of its run with all that
+        gas go to `console`.
 
         Raises ExecutionReverted or ExecutionFailed if it fails with all that gas."""
         floor = calls.calldata_floor(request.data) if self._genesis.fork == "Prague" else 0
         state, request = self._call_state(
-            request, header, state_overrides, block_overrides, gas_cap
+            request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        return calls.estimate_gas(state, builder, request, _gas(request), floor)
+        return calls.estimate_gas(state, builder, request, _gas(request), floor, console)
 
     def create_access_list(
         self, request: CallRequest, header: Header, gas_cap: int | None = None
@@ -794,11 +798,12 @@ class ExecutionEngine:
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
         gas_cap: int | None = None,
+        console: ConsoleLines | None = None,
     ) -> Any:
-        """Trace `request` run on `header`'s state (with the overrides and the gas, as in
-        `call`). Raises ExecutionFailed if it cannot run."""
+        """Trace `request` run on `header`'s state (with the overrides, the gas and the
+        console, as in `call`). Raises ExecutionFailed if it cannot run."""
         state, request = self._call_state(
-            request, header, state_overrides, block_overrides, gas_cap
+            request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
         return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
@@ -810,8 +815,10 @@ class ExecutionEngine:
         state_overrides: StateOverrides,
         block_overrides: BlockOverrides | None,
         gas_cap: int | None,
+        console: ConsoleLines | None = None,
     ) -> tuple[StateAPI, CallRequest]:
-        """The state to run `request` on, and `request` with the gas it runs with."""
+        """The state to run `request` on (its console.log lines going to `console`), and
+        `request` with the gas it runs with."""
         chain, _ = self._open()
         try:
             evm_header = chain.chaindb.get_block_header_by_hash(Hash32(header.hash))
@@ -820,7 +827,7 @@ class ExecutionEngine:
         if evm_header.state_root != header.state_root:
             evm_header = evm_header.copy(state_root=header.state_root)
         state = calls.call_state(
-            self._vm,
+            self._vm if console is None else console_capturing(self._vm, console.append),
             chain.chaindb,
             evm_header,
             self._chain_context,

@@ -20,6 +20,7 @@ from peerchain.core.fees import next_base_fee, reward_percentiles
 from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution.engine import ExecutionEngine
+from peerchain.execution.tracing.console import Printed, printing
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger, block_logs, find_logs, matching_logs
 from peerchain.node.metrics import NodeMetrics, NodeSample
@@ -47,6 +48,8 @@ from peerchain.node.view import (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+# console.log output of contracts, printed as Hardhat and Anvil print it (dev nodes)
+console_log = logging.getLogger("peerchain.console")
 
 GWEI = 10**9
 DEFAULT_TIP = GWEI
@@ -60,6 +63,10 @@ class NotSupported(PeerChainError):
 class ChainView:
     """Reads over a ledger and mempool; publishes chain events through `events`; counts
     what happens in `metrics` (its own registry unless one is given)."""
+
+    # Whether eth_call, eth_estimateGas and debug_traceCall log the lines contracts print
+    # with Hardhat's console.log (dev nodes do, as Hardhat and Anvil do).
+    shows_console = False
 
     def __init__(
         self,
@@ -209,8 +216,14 @@ class ChainView:
         block_overrides: BlockOverrides | None = None,
     ) -> bytes:
         gas_cap = self.queries.limits.gas_cap
-        return await self._query(
-            ExecutionEngine.call, request, header, state_overrides, block_overrides, gas_cap
+        return await self._run_execution(
+            self.shows_console,
+            ExecutionEngine.call,
+            request,
+            header,
+            state_overrides,
+            block_overrides,
+            gas_cap,
         )
 
     async def estimate_gas(
@@ -220,9 +233,28 @@ class ChainView:
         state_overrides: StateOverrides = (),
         block_overrides: BlockOverrides | None = None,
     ) -> int:
+        return await self._estimate(
+            request, header, state_overrides, block_overrides, console=self.shows_console
+        )
+
+    async def _estimate(
+        self,
+        request: CallRequest,
+        header: Header,
+        state_overrides: StateOverrides = (),
+        block_overrides: BlockOverrides | None = None,
+        *,
+        console: bool,
+    ) -> int:
         gas_cap = self.queries.limits.gas_cap
-        estimate = await self._query(
-            ExecutionEngine.estimate_gas, request, header, state_overrides, block_overrides, gas_cap
+        estimate = await self._run_execution(
+            console,
+            ExecutionEngine.estimate_gas,
+            request,
+            header,
+            state_overrides,
+            block_overrides,
+            gas_cap,
         )
         log.debug("estimated %d gas in %d executions", estimate.gas, estimate.executions)
         return estimate.gas
@@ -255,7 +287,8 @@ class ChainView:
         block_overrides: BlockOverrides | None = None,
     ) -> Any:
         gas_cap = self.queries.limits.gas_cap
-        return await self._query(
+        return await self._run_execution(
+            self.shows_console,
             ExecutionEngine.trace_call,
             request,
             header,
@@ -264,6 +297,17 @@ class ChainView:
             block_overrides,
             gas_cap,
         )
+
+    async def _run_execution(self, console: bool, method: Callable[..., T], *args: Any) -> T:
+        """A call, estimate or traced call (`method` of the engine) as a heavy query;
+        with `console`, the lines it printed through console.log are logged, also when
+        it reverted or failed."""
+        if not console:
+            return await self._query(method, *args)
+        printed: Printed[T] = await self._query(printing, method, *args)
+        for line in printed.lines:
+            console_log.info("%s", line)
+        return printed.result()
 
     async def _query(self, function: Callable[..., T], *args: Any) -> T:
         """A heavy query where `queries` runs it; a damaged record it met is this node's

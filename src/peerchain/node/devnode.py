@@ -27,7 +27,7 @@ from peerchain.core.transactions import (
     impersonate_transaction,
     sign_transaction,
 )
-from peerchain.node.chainview import ChainView
+from peerchain.node.chainview import ChainView, console_log
 from peerchain.node.events import EventHub
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
@@ -38,8 +38,6 @@ from peerchain.node.view import BlockSelector, CallRequest
 MINE_FOR_REAL = 16
 
 log = logging.getLogger(__name__)
-# console.log output of contracts, printed as Hardhat and Anvil print it
-console_log = logging.getLogger("peerchain.console")
 
 
 class UnknownAccount(PeerChainError):
@@ -56,6 +54,8 @@ class _Snapshot:
 
 class DevNode(ChainView):
     """A single block-producing node for development. Implements `NodeView`."""
+
+    shows_console = True
 
     def __init__(
         self,
@@ -286,7 +286,9 @@ class DevNode(ChainView):
         nonce = (
             request.nonce if request.nonce is not None else self.get_pending_nonce(request.sender)
         )
-        gas = request.gas if request.gas is not None else await self.estimate_gas(request, head)
+        gas = request.gas
+        if gas is None:  # the transaction prints its console.log lines once it is mined
+            gas = await self._estimate(request, head, console=False)
         legacy = request.gas_price is not None and request.max_fee_per_gas is None
         tip = request.max_priority_fee_per_gas
         if tip is None:

@@ -6,6 +6,11 @@ console.sol's `log*` functions. The address has no code, so the call does nothin
 chain; a dev node shows the text, as Hardhat and Anvil do. `capturing(vm_class, sink)`
 makes a VM class that hands each such call's text to `sink`; `decode_console_call`
 turns calldata into the line Hardhat prints (its util.format rules for %s, %d, %i, %o).
+
+Calls, estimates and traced calls run in query workers: `printing(engine, method, ...)`
+runs one of the engine's methods with a bounded `ConsoleLines` collector and answers a
+`Printed` (the result or the execution error, with the lines), which pickles back to
+the node that logs the lines.
 """
 
 from __future__ import annotations
@@ -13,14 +18,21 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from eth.abc import ComputationAPI, MessageAPI
 
 from peerchain.core.crypto import checksum_address, keccak256
+from peerchain.core.queries import ExecutionFailed, ExecutionReverted
+
+T = TypeVar("T")
 
 CONSOLE_ADDRESS = bytes.fromhex("000000000000000000636F6e736F6c652e6c6f67")
 _COMBINED = ("uint256", "string", "bool", "address")
+# The most text one query carries back: a contract can print the same megabyte of memory
+# thousands of times within the gas cap.
+MAX_CONSOLE_CHARS = 1 << 20
 _SINGLE = ("int256", "bytes", *(f"bytes{n}" for n in range(1, 33)))
 _NAMED = {
     "logInt": "int256",
@@ -143,3 +155,60 @@ def capturing(vm_class: Any, sink: Callable[[str], None]) -> Any:
         {"generate_child_computation": generate_child_computation},
     )
     return vm_class.configure(_state_class=state_class.configure(computation_class=computation))
+
+
+class ConsoleLines:
+    """The console.log lines of one query: at most `limit` characters in all (lines past
+    it are counted, not kept), and none after `stop` (an estimate keeps the lines of its
+    run with all the gas, not those of every trial)."""
+
+    def __init__(self, limit: int = MAX_CONSOLE_CHARS) -> None:
+        self._lines: list[str] = []
+        self._left = limit
+        self._dropped = 0
+        self._stopped = False
+
+    def append(self, text: str) -> None:
+        if self._stopped:
+            return
+        if len(text) > self._left:
+            self._dropped += 1
+            return
+        self._left -= len(text)
+        self._lines.append(text)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    def lines(self) -> tuple[str, ...]:
+        """The lines kept, and one saying how many were not."""
+        if not self._dropped:
+            return tuple(self._lines)
+        return (*self._lines, f"({self._dropped} more console.log lines not shown)")
+
+
+@dataclass(frozen=True, slots=True)
+class Printed(Generic[T]):
+    """A query's result, or the execution error it ended with, and the console.log lines
+    its run printed (shown whichever way it ended)."""
+
+    lines: tuple[str, ...]
+    value: T | None = None
+    error: ExecutionReverted | ExecutionFailed | None = None
+
+    def result(self) -> T:
+        """The result; raises the execution error."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+def printing(engine: Any, method: Callable[..., T], *args: Any, **kwargs: Any) -> Printed[T]:
+    """`method(engine, *args, console=..., **kwargs)` (the engine's `call`, `estimate_gas`
+    or `trace_call`) with the console.log lines it printed. A query: runs in a worker."""
+    console = ConsoleLines()
+    try:
+        value = method(engine, *args, console=console, **kwargs)
+    except (ExecutionReverted, ExecutionFailed) as exc:
+        return Printed(console.lines(), error=exc)
+    return Printed(console.lines(), value)
