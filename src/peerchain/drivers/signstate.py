@@ -8,7 +8,6 @@ new one. That happens before the message is appended to the WAL and sent.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from peerchain.core.consensus.signguard import (
@@ -21,6 +20,7 @@ from peerchain.core.consensus.signguard import (
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.errors import DecodeError
 from peerchain.core.faults import LocalFault, LocalFaultError, os_fault
+from peerchain.drivers.files import replace_file
 from peerchain.node.ports import StorageError
 
 log = logging.getLogger(__name__)
@@ -68,18 +68,8 @@ class LastSignedFile:
             )
         if new == self._last:
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
         try:
-            with tmp.open("wb") as out:
-                out.write(encode_last_signed(new))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            replace_file(self.path, encode_last_signed(new))
         except OSError as exc:
             fault = os_fault(exc, "saving the last-signed record", str(self.path))
             raise LocalFaultError(fault) from exc

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from peerchain.core.faults import LocalFaultError, os_fault
+from peerchain.drivers.files import replace_file, write_all
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,7 @@ class TxJournalFile:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
-                frame = encode_journal_entry(raw)
-                written = 0
-                while written < len(frame):
-                    written += os.write(fd, frame[written:])
+                write_all(fd, encode_journal_entry(raw))
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -83,13 +81,9 @@ class TxJournalFile:
 
     def rewrite(self, raws: Iterable[bytes]) -> None:
         """Replace the journal with `raws` (the transactions still waiting), atomically."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
+        entries = b"".join(encode_journal_entry(raw) for raw in raws)
         try:
-            with tmp.open("wb") as out:
-                out.write(b"".join(encode_journal_entry(raw) for raw in raws))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            replace_file(self.path, entries, sync_directory=False)
         except OSError as exc:
             fault = os_fault(exc, "rewriting the transaction journal", str(self.path))
             raise LocalFaultError(fault) from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 from peerchain.core.consensus.wal import WalRecord, decode_wal, encode_wal_record
 from peerchain.core.errors import DecodeError
 from peerchain.core.faults import LocalFaultError, os_fault
+from peerchain.drivers.files import replace_file, write_all
 from peerchain.node.ports import StorageError
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,7 @@ class WalFile:
     def append(self, record: WalRecord) -> None:
         frame = encode_wal_record(record)
         try:
-            written = 0
-            while written < len(frame):
-                written += os.write(self._fd, frame[written:])
+            write_all(self._fd, frame)
             os.fsync(self._fd)
         except OSError as exc:
             fault = os_fault(exc, "appending to the consensus WAL", str(self.path))
@@ -62,18 +61,8 @@ class WalFile:
         kept = [r for r in self._records if r.height >= below_height]
         if len(kept) == len(self._records):
             return
-        tmp = self.path.with_suffix(".tmp")
         try:
-            with tmp.open("wb") as out:
-                out.write(b"".join(encode_wal_record(r) for r in kept))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            replace_file(self.path, b"".join(encode_wal_record(r) for r in kept))
             os.close(self._fd)
             self._fd = os.open(self.path, os.O_RDWR)
             os.lseek(self._fd, 0, os.SEEK_END)
