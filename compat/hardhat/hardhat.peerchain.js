@@ -1,6 +1,6 @@
 // OpenZeppelin's Hardhat config plus what `make test-compat` needs:
 // - solc-js from npm instead of a downloaded compiler (nothing but registries is
-//   reachable), run through solc-heap.js so that large inputs compile;
+//   reachable), run through peerchain's own solc-js runner so that large inputs compile;
 // - the `localhost` network (where `npx hardhat node` would be) pointed at a
 //   `peerchain dev --compat hardhat` node at PEERCHAIN_URL, with its dev accounts
 //   (remote signing). As with a Hardhat node, hardhat-ethers sees `hardhat_metadata`
@@ -33,7 +33,9 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async ({ solcVersion }) => {
 });
 
 subtask(TASK_COMPILE_SOLIDITY_RUN_SOLCJS, async ({ input, solcJsPath }) => {
-  const output = execFileSync(process.execPath, [path.join(__dirname, 'solc-heap.js'), solcJsPath], {
+  // solcjs-compile.js is src/peerchain/cli/solcjs/compile.js: it takes the solc package's directory.
+  const runner = path.join(__dirname, 'solcjs-compile.js');
+  const output = execFileSync(process.execPath, [runner, path.dirname(solcJsPath)], {
     input: JSON.stringify(input),
     maxBuffer: 1 << 30,
   });

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from peerchain.cli.solidity import RUNNER
 from peerchain.testing.processes import NodeProcess, free_port
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +33,7 @@ SUITES = {
     "VestingWallet": ["test/finance/VestingWallet.test.js"],
     "Address": ["test/utils/Address.test.js"],
 }
-OVERLAY = ("hardhat.peerchain.js", "solc-heap.js")
+OVERLAY = "hardhat.peerchain.js"
 SOLC = "solc@0.8.24"
 
 
@@ -62,8 +63,8 @@ def prepare(oz_dir: Path, work: Path) -> None:
     if not (work / "node_modules" / "solc" / "soljson.js").exists():
         install = ["npm", "install", "--no-save", "--ignore-scripts", "--no-audit", "--no-fund"]
         sh([*install, SOLC], work)
-    for name in OVERLAY:
-        shutil.copy(HERE / name, work / name)
+    shutil.copy(HERE / OVERLAY, work / OVERLAY)
+    shutil.copy(RUNNER, work / "solcjs-compile.js")  # the node's own solc-js runner
     print("compiling (solc-js 0.8.24) ...", flush=True)
     sh(
         ["npx", "hardhat", "--config", "hardhat.peerchain.js", "compile"],
