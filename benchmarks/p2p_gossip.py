@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import struct
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -27,6 +25,7 @@ from peerchain.core.p2p.messages import Channel
 from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.net import TcpTransport, TransportConfig
 from peerchain.node.network import Network, NetworkConfig
+from peerchain.testing.probe import Probe
 from peerchain.tools.p2p_probe import GENESIS
 
 
@@ -124,72 +123,22 @@ async def channel_figures(messages: int, size: int) -> None:
     await asyncio.gather(a.stop(), b.stop())
 
 
-class _Probe:
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.latencies: list[float] = []
-        self.ready: dict[str, Any] = {}
-        self.peers: set[str] = set()
-        self.changed = asyncio.Event()
-
-    @classmethod
-    async def start(cls, name: str, *args: str) -> _Probe:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "peerchain.tools.p2p_probe",
-            "--seed",
-            name,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            limit=1 << 24,
-        )
-        probe = cls(process)
-        assert process.stdout is not None
-        probe.ready = json.loads(await process.stdout.readline())
-        probe.reader = asyncio.get_running_loop().create_task(probe._read())
-        return probe
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        while line := await self.process.stdout.readline():
-            event = json.loads(line)
-            if event["event"] == "message":
-                (sent,) = struct.unpack(">d", bytes.fromhex(event["payload"])[:8])
-                self.latencies.append(event["time"] - sent)
-            elif event["event"] == "peer" and event["state"] == "connected":
-                self.peers.add(event["id"])
-            self.changed.set()
-
-    def command(self, **command: Any) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps(command) + "\n").encode())
-
-    async def wait(self, predicate: Any, timeout: float = 30.0) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(loop(), timeout)
-
-    async def stop(self) -> None:
-        self.command(cmd="stop")
-        await self.process.wait()
+def _latencies(messages: list[dict[str, Any]]) -> list[float]:
+    """Receive time minus the send time stamped in each payload's first 8 bytes."""
+    return [m["time"] - struct.unpack(">d", bytes.fromhex(m["payload"])[:8])[0] for m in messages]
 
 
 async def gossip_figures(burst: int, size: int) -> None:
-    first = await _Probe.start("g0")
-    rest = [await _Probe.start(f"g{i}", "--bootstrap", first.ready["address"]) for i in (1, 2, 3)]
+    first = await Probe.start("g0")
+    rest = [await Probe.start(f"g{i}", "--bootstrap", first.address) for i in (1, 2, 3)]
     probes = [first, *rest]
     receivers = rest
     for probe in probes:
-        await probe.wait(lambda p=probe: len(p.peers) >= 3)
+        await probe.signal.wait(lambda p=probe: len(p.up) >= 3, timeout=30)
 
     async def run(count: int, interval: float) -> None:
         for probe in receivers:
-            probe.latencies.clear()
+            probe.messages.clear()
         for i in range(count):
             first.command(
                 cmd="broadcast",
@@ -200,9 +149,9 @@ async def gossip_figures(burst: int, size: int) -> None:
             if interval:
                 await asyncio.sleep(interval)
         for probe in receivers:
-            await probe.wait(lambda p=probe: len(p.latencies) >= count)
-        samples = [x for p in receivers for x in p.latencies]
-        delivered = sum(len(p.latencies) for p in receivers) / (count * len(receivers))
+            await probe.signal.wait(lambda p=probe: len(p.messages) >= count, timeout=30)
+        samples = [x for p in receivers for x in _latencies(p.messages)]
+        delivered = sum(len(p.messages) for p in receivers) / (count * len(receivers))
         rate = "burst" if not interval else f"{1 / interval:.0f} msg/s"
         print(
             f"gossip, 4 processes, {count} x {size} B at {rate}: delivered {delivered:.0%}, "

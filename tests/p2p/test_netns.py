@@ -9,9 +9,8 @@ import pytest
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Channel
 from peerchain.testing.netns import NetnsLab
+from peerchain.testing.probe import Probe
 from peerchain.tools.p2p_probe import probe_key
-
-from .p2p_helpers import Probe
 
 PORT = 26656
 

@@ -6,8 +6,9 @@ import asyncio
 
 from peerchain.core.p2p.identity import parse_address
 from peerchain.core.p2p.messages import Channel, Disconnect
+from peerchain.testing.probe import Probe
 
-from .p2p_helpers import CHAIN_ID, Probe, RawClient
+from .p2p_helpers import CHAIN_ID, RawClient
 
 
 async def start_probes(count: int) -> list[Probe]:
