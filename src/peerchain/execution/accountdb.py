@@ -127,14 +127,17 @@ class AccountDB(AccountDatabaseAPI):
         self._accounts[address] = account
         self._version += 1
 
+    def _update_account(self, address: bytes, **fields: Any) -> None:
+        """Set some fields of an account (created empty if it does not exist)."""
+        self._set_account(address, (self._account(address) or EMPTY_ACCOUNT)._replace(**fields))
+
     def get_balance(self, address: Address) -> int:
         account = self._account(address)
         return 0 if account is None else account.balance
 
     def set_balance(self, address: Address, balance: int) -> None:
         validate_uint256(balance, title="Account Balance")
-        nonce, _, storage_root, code_hash = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, AccountRecord(nonce, balance, storage_root, code_hash))
+        self._update_account(address, balance=balance)
 
     def get_nonce(self, address: Address) -> int:
         account = self._account(address)
@@ -142,8 +145,7 @@ class AccountDB(AccountDatabaseAPI):
 
     def set_nonce(self, address: Address, nonce: int) -> None:
         validate_uint64(nonce, title="Nonce")
-        _, balance, storage_root, code_hash = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, AccountRecord(nonce, balance, storage_root, code_hash))
+        self._update_account(address, nonce=nonce)
 
     def increment_nonce(self, address: Address) -> None:
         self.set_nonce(address, self.get_nonce(address) + 1)
@@ -169,12 +171,10 @@ class AccountDB(AccountDatabaseAPI):
         if code_hash not in self._codes:
             self._journal.append((_CODE, code_hash))
             self._codes[code_hash] = bytes(code)
-        nonce, balance, storage_root, _ = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, AccountRecord(nonce, balance, storage_root, code_hash))
+        self._update_account(address, code_hash=code_hash)
 
     def delete_code(self, address: Address) -> None:
-        nonce, balance, storage_root, _ = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, AccountRecord(nonce, balance, storage_root, EMPTY_SHA3))
+        self._update_account(address, code_hash=EMPTY_SHA3)
 
     def account_has_code_or_nonce(self, address: Address) -> bool:
         account = self._account(address)
@@ -252,8 +252,7 @@ class AccountDB(AccountDatabaseAPI):
 
     def delete_storage(self, address: Address) -> None:
         self._wipe(address)
-        nonce, balance, _, code_hash = self._account(address) or EMPTY_ACCOUNT
-        self._set_account(address, AccountRecord(nonce, balance, BLANK_ROOT, code_hash))
+        self._update_account(address, storage_root=BLANK_ROOT)
 
     def _wipe(self, address: bytes) -> None:
         self._journal.append((_STORAGE, address, self._tx_storage.get(address, _ABSENT)))
