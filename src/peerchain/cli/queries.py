@@ -55,35 +55,34 @@ def query_options(command: F) -> F:
     """Add the --rpc-* query options; the command receives them as `query_settings`."""
     defaults = QueryLimits()
     options = [
-        click.option(
-            "--rpc-workers",
-            type=click.IntRange(min=0),
-            default=DEFAULT_WORKERS,
-            show_default=True,
-            help="Processes running eth_call, eth_estimateGas, eth_getLogs and "
-            "eth_getProof (0: run them in the node's event loop).",
-        ),
-        click.option(
-            "--rpc-gas-cap",
-            type=click.IntRange(min=21_000),
-            default=defaults.gas_cap,
-            show_default=True,
-            help="Most gas one eth_call or eth_estimateGas may use.",
-        ),
-        click.option(
-            "--rpc-evm-timeout",
-            type=click.FloatRange(min=0.1),
-            default=defaults.timeout,
-            show_default=True,
-            help="Seconds one eth_call, eth_estimateGas, eth_getLogs or eth_getProof may run.",
-        ),
-        click.option(
-            "--rpc-max-calls",
-            type=click.IntRange(min=1),
-            default=defaults.max_calls,
-            show_default=True,
-            help="Of those calls, how many may run or wait at once; more are refused.",
-        ),
+        click.option(name, type=kind, default=default, show_default=True, help=text)
+        for name, kind, default, text in (
+            (
+                "--rpc-workers",
+                click.IntRange(min=0),
+                DEFAULT_WORKERS,
+                "Processes running eth_call, eth_estimateGas, eth_getLogs, eth_getProof "
+                "and debug_trace* (0: run them in the node's event loop).",
+            ),
+            (
+                "--rpc-gas-cap",
+                click.IntRange(min=21_000),
+                defaults.gas_cap,
+                "Most gas one eth_call or eth_estimateGas may use.",
+            ),
+            (
+                "--rpc-evm-timeout",
+                click.FloatRange(min=0.1),
+                defaults.timeout,
+                "Seconds one call of those --rpc-workers run may take.",
+            ),
+            (
+                "--rpc-max-calls",
+                click.IntRange(min=1),
+                defaults.max_calls,
+                "How many of those calls may run or wait at once; more are refused.",
+            ),
+        )
     ]
 
     @functools.wraps(command)
