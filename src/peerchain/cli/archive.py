@@ -14,7 +14,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from peerchain.cli.init import find_genesis, read_genesis_file
+from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file
 from peerchain.cli.progress import block_progress
 from peerchain.core.genesis import ZERO_ADDRESS, Genesis, parse_genesis
 from peerchain.core.mempool import Mempool
@@ -81,18 +81,9 @@ def _datadir_option(help_text: str, must_exist: bool) -> Callable[[F], F]:
     )
 
 
-_genesis_option = click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="The chain's genesis.json (default: found in or above the data directory).",
-)
-
-
 @click.command("export")
 @_datadir_option("The node's data directory (the node may be running).", must_exist=True)
-@_genesis_option
+@genesis_option
 @click.option("--from", "first", default=1, show_default=True, help="First block to write.")
 @click.option("--to", "last", type=int, default=None, help="Last block (default: the head).")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -140,7 +131,7 @@ def _replay(app: ChainApplication, source: IO[bytes], header: ArchiveHeader) -> 
 
 @click.command("import")
 @_datadir_option("The data directory to fill (created if missing).", must_exist=False)
-@_genesis_option
+@genesis_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_(datadir: Path, genesis_file: Path | None, file: Path) -> None:
     """Check and replay the blocks of an export FILE into a data directory: every

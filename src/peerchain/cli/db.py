@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from peerchain.cli.init import find_genesis, read_genesis_file
+from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file
 from peerchain.cli.progress import CheckProgress
 from peerchain.core.faults import RESYNC
 from peerchain.core.genesis import parse_genesis
@@ -28,12 +28,7 @@ def db() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The node's data directory (the one holding chain/).",
 )
-@click.option(
-    "--genesis",
-    "genesis_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The chain's genesis.json (default: found in or above the data directory).",
-)
+@genesis_option
 def check(datadir: Path, genesis_file: Path | None) -> None:
     """Check every record's checksum, every block and every state trie node.
 

@@ -33,6 +33,16 @@ def find_genesis(datadir: Path) -> Path:
     raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")
 
 
+# `--genesis` of the commands that open an existing data directory (export, import, db check).
+genesis_option = click.option(
+    "--genesis",
+    "genesis_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The chain's genesis.json (default: found in or above the data directory).",
+)
+
+
 @click.command()
 @click.option(
     "--genesis",
