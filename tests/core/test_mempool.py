@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -30,7 +31,8 @@ from peerchain.core.mempool import (
     Mempool,
     MempoolConfig,
 )
-from peerchain.core.transactions import Transaction, UnsignedTransaction, sign_transaction
+from peerchain.core.transactions import Transaction
+from peerchain.testing.transactions import signed_transaction
 
 CHAIN = 1337
 KEYS = [bytes([i]) * 32 for i in range(1, 5)]
@@ -42,30 +44,11 @@ TO = b"\x11" * 20
 
 
 def tx(
-    who: int,
-    nonce: int,
-    fee: int = 100,
-    tip: int = 10,
-    *,
-    gas: int = 21000,
-    value: int = 0,
-    data: bytes = b"",
-    tx_type: int = 2,
-    chain_id: int = CHAIN,
+    who: int, nonce: int, fee: int = 100, tip: int = 10, *, chain_id: int = CHAIN, **fields: Any
 ) -> Transaction:
-    return sign_transaction(
-        UnsignedTransaction(
-            type=tx_type,
-            chain_id=chain_id,
-            nonce=nonce,
-            gas_limit=gas,
-            max_fee_per_gas=fee,
-            max_priority_fee_per_gas=tip if tx_type == 2 else 0,
-            to=TO,
-            value=value,
-            data=data,
-        ),
-        KEYS[who],
+    """A transaction to TO from KEYS[who]; `fields` as `signed_transaction` takes them."""
+    return signed_transaction(
+        KEYS[who], nonce, to=TO, chain_id=chain_id, max_fee=fee, tip=tip, **fields
     )
 
 

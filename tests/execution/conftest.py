@@ -15,8 +15,9 @@ from peerchain.core.blocks import Header
 from peerchain.core.crypto import private_key_to_address
 from peerchain.core.genesis import Genesis, dev_genesis
 from peerchain.core.kv import apply_changes
-from peerchain.core.transactions import Transaction, UnsignedTransaction, sign_transaction
+from peerchain.core.transactions import Transaction
 from peerchain.execution.engine import ExecutedBlock, ExecutionEngine
+from peerchain.testing.transactions import signed_transaction
 
 CHAIN_ID = 1337
 ETHER = 10**18
@@ -41,30 +42,10 @@ def word(value: int) -> bytes:
 
 
 def sign(
-    key: int,
-    nonce: int,
-    *,
-    to: bytes | None,
-    value: int = 0,
-    data: bytes = b"",
-    gas: int = 21_000,
-    max_fee: int = 10 * GWEI,
-    tip: int = GWEI,
-    chain_id: int = CHAIN_ID,
-    tx_type: int = 2,
+    key: int, nonce: int, *, to: bytes | None, chain_id: int = CHAIN_ID, **fields: Any
 ) -> Transaction:
-    unsigned = UnsignedTransaction(
-        type=tx_type,
-        chain_id=chain_id,
-        nonce=nonce,
-        gas_limit=gas,
-        max_fee_per_gas=max_fee,
-        max_priority_fee_per_gas=tip if tx_type == 2 else 0,
-        to=to,
-        value=value,
-        data=data,
-    )
-    return sign_transaction(unsigned, KEYS[key])
+    """A transaction from KEYS[key]; `fields` as `signed_transaction` takes them."""
+    return signed_transaction(KEYS[key], nonce, to=to, chain_id=chain_id, **fields)
 
 
 @dataclass
