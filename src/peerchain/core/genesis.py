@@ -295,7 +295,9 @@ def _governance(value: object) -> GovernanceSettings:
     if unknown:
         raise GenesisError(f"peerchain.governance: unknown field(s) {', '.join(sorted(unknown))}")
     lifetime = _uint(
-        entries.get("proposal_lifetime", 1000), "peerchain.governance.proposal_lifetime", bits=64
+        entries.get("proposal_lifetime", GovernanceSettings().proposal_lifetime),
+        "peerchain.governance.proposal_lifetime",
+        bits=64,
     )
     if lifetime == 0:
         raise GenesisError("peerchain.governance.proposal_lifetime must be at least 1 block")

@@ -27,7 +27,6 @@ MEMBERS_SLOT = 0
 LIFETIME_SLOT = 129
 JAIL_SLOT = 130
 MAX_VALIDATORS = 64
-DEFAULT_PROPOSAL_LIFETIME = 1000  # blocks
 
 
 def _selector(signature: str) -> bytes:

@@ -1,8 +1,8 @@
 """The execution layer as consensus sees it: builds, checks and commits blocks.
 
-`ChainApplication` is `core.application.Application` over a `Ledger`, a mempool and a
-`BlockExecutor`, with coroutines: execution and store writes run on the executor's
-thread while the event loop goes on with consensus. The proposer builds and executes a
+`ChainApplication` answers consensus (docs/architecture.md, section 3) over a `Ledger`,
+a mempool and a `BlockExecutor`, with coroutines: execution and store writes run on the
+executor's thread while the event loop goes on with consensus. The proposer builds and executes a
 block before proposing it; a validator executes a received block before prevoting,
 once, however often it is asked (the proposer's own block is not executed again);
 `commit` persists the result computed then, with the block's commit certificate, in
@@ -65,7 +65,7 @@ def certificate_key(height: int) -> bytes:
 
 
 class ChainApplication:
-    """Block building, validation and commit for one node (an `Application`)."""
+    """Block building, validation and commit for one node."""
 
     def __init__(
         self,

@@ -187,15 +187,6 @@ class Ledger:
         canonical = self.engine.get_block_by_number(block.number)
         return block if canonical is not None and canonical.hash == block.hash else None
 
-    def header_by_number(self, number: int) -> Header | None:
-        """The canonical header at `number` (reserved ones included), or None."""
-        if number < 0 or number > self._head.number:
-            return None
-        reservation = self._reservation_of(number)
-        if reservation is not None:
-            return reservation.header(number)
-        return self.engine.get_header_by_number(number)
-
     def receipts(self, block_hash: bytes) -> tuple[Receipt, ...]:
         return self.engine.get_receipts(block_hash)
 

@@ -131,7 +131,6 @@ class ConsensusNode(ChainView):
         )
         self.evidence_pool = EvidencePool(ledger.store)
         self.reporter = EvidenceReporter(private_key, ledger.chain_id) if private_key else None
-        self.dropped_messages = 0
         self._local: deque[Event] = deque()
         self._inbox: deque[tuple[bytes, ConsensusMessage]] = deque()
         self._inbox_counts: dict[bytes, int] = {}
@@ -387,7 +386,6 @@ class ConsensusNode(ChainView):
                 return
         count = self._inbox_counts.get(peer, 0)
         if count >= INBOX_PER_PEER or len(self._inbox) >= INBOX_MESSAGES:
-            self.dropped_messages += 1
             return
         self._inbox_counts[peer] = count + 1
         self._inbox.append((peer, message))

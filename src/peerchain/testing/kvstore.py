@@ -133,10 +133,11 @@ def execute_kv_block(
 
 
 class KVApplication:
-    """The `Application` protocol over a KVDisk. Execution results wait in memory
-    (lost in a crash) until `commit` stores the one of the decided block. A proposer
-    puts the validator set changes `planned` for a height into its block, and the removal
-    of each validator in `offenders` (double signers it saw) that is still in the set."""
+    """The consensus application (docs/architecture.md, section 3) over a KVDisk.
+    Execution results wait in memory (lost in a crash) until `commit` stores the one of
+    the decided block. A proposer puts the validator set changes `planned` for a height
+    into its block, and the removal of each validator in `offenders` (double signers it
+    saw) that is still in the set."""
 
     def __init__(
         self,

@@ -101,9 +101,6 @@ class Step:
     def memory(self) -> bytes:
         return bytes(self.computation._memory._bytes)  # type: ignore[attr-defined]
 
-    def memory_size(self) -> int:
-        return len(self.computation._memory._bytes)  # type: ignore[attr-defined]
-
     def return_data(self) -> bytes:
         return bytes(self.computation.return_data)
 
