@@ -13,7 +13,9 @@ from peerchain.core.p2p.gossip import Relay
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Blocks, Channel, Direct, Disconnect, PexResponse
 from peerchain.core.p2p.scoring import Offence
+from peerchain.drivers.clock import SystemClock
 from peerchain.drivers.net import FileAddressBook, TransportConfig, load_or_create_node_key
+from peerchain.node.blocksync import sync_blocks
 from peerchain.node.ports import LinkClosed
 
 from .p2p_helpers import LocalNode, RawClient, node_key, start_node
@@ -84,7 +86,7 @@ def test_blocks_are_fetched_and_synced_in_order_around_a_lying_peer() -> None:
                 applied.append(height)
                 return True
 
-            assert await fresh.network.sync(0, apply) == 300
+            assert await sync_blocks(fresh.network, SystemClock(), 0, apply) == 300
             assert applied == list(range(1, 301))
             banned = {p.node_id for p in fresh.network.peers() if p.banned}
             assert banned == {liar.network.node_id.hex()}

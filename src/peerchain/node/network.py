@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 from peerchain.core.errors import PeerChainError
-from peerchain.core.p2p.blocksync import BlockSyncPlanner, Verdict
 from peerchain.core.p2p.gossip import GossipBook, Relay, message_id
 from peerchain.core.p2p.identity import NodeKey, PeerAddress
 from peerchain.core.p2p.messages import (
@@ -62,7 +61,6 @@ PeerCallback = Callable[[bytes, PeerEvent], None]
 HeightCallback = Callable[[bytes, int], None]
 Validator = Callable[[bytes, bytes], Relay]
 BlockSource = Callable[[int, int], Sequence[bytes]]
-BlockApplier = Callable[[int, bytes], Awaitable[bool]]
 
 _UNSPECIFIED_HOSTS = {"0.0.0.0", "::", ""}
 
@@ -317,53 +315,6 @@ class Network:
             self.penalize(peer_id, Offence.PROTOCOL_VIOLATION)
             raise NetworkError(f"peer {peer_id.hex()} answered another request")
         return list(answer.blocks)
-
-    async def sync(self, height: int, apply: BlockApplier) -> int:
-        """Download and apply blocks above `height` from several peers in parallel until
-        we reach the highest height peers report; return the height reached.
-
-        `apply(height, data)` verifies and applies one block (in height order) and
-        returns False if it is invalid: the block is then asked of another peer and the
-        sender is penalized.
-        """
-        planner = BlockSyncPlanner(height, request_timeout=self.config.request_timeout)
-        done: asyncio.Queue[None] = asyncio.Queue()
-        fetches: set[asyncio.Task[None]] = set()
-
-        async def fetch(peer_id: bytes, request_id: int, start: int, count: int) -> None:
-            try:
-                blocks = await self.fetch_blocks(peer_id, start, count)
-            except NetworkError:
-                planner.remove_peer(peer_id)
-            else:
-                if planner.on_response(peer_id, request_id, start, blocks) is not Verdict.ACCEPTED:
-                    self.penalize(peer_id, Offence.UNSOLICITED)
-            finally:
-                done.put_nowait(None)
-
-        try:
-            while True:
-                for peer_id, peer_height in self._heights.items():
-                    planner.set_peer_height(peer_id, peer_height)
-                while (block := planner.next_block()) is not None:
-                    if await apply(block.height, block.data):
-                        planner.block_applied(block.height)
-                    elif (culprit := planner.block_rejected(block.height)) is not None:
-                        self.penalize(culprit, Offence.INVALID_BLOCK)
-                if planner.caught_up:
-                    return planner.height
-                for peer_id in planner.expire(self._clock.now()):
-                    self.penalize(peer_id, Offence.TIMEOUT)
-                for r in planner.plan(self._clock.now()):
-                    task = asyncio.create_task(fetch(r.peer_id, r.request_id, r.start, r.count))
-                    fetches.add(task)
-                    task.add_done_callback(fetches.discard)
-                if not fetches:
-                    return planner.height  # no peer can serve what is missing
-                await done.get()
-        finally:
-            for task in fetches:
-                task.cancel()
 
     # --- LinkHandler (called by the transport) -------------------------------------------
 

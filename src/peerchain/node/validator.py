@@ -60,6 +60,7 @@ from peerchain.core.p2p.messages import Channel
 from peerchain.core.p2p.scoring import Offence
 from peerchain.core.transactions import decode_transaction
 from peerchain.execution.engine import ExecutedBlock
+from peerchain.node.blocksync import sync_blocks
 from peerchain.node.chainapp import ChainApplication
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
@@ -458,7 +459,7 @@ class ConsensusNode(ChainView):
         self._sync_status = SyncStatus(start, start, max(start, target))
         log.info("block sync from %d towards %d", start, target)
         try:
-            reached = await self.network.sync(start, self._apply_synced)
+            reached = await sync_blocks(self.network, self.clock, start, self._apply_synced)
             log.info("block sync reached %d", reached)
         except LocalFaultError as exc:
             self.ledger.faults.report(exc.fault)  # our fault: no peer is blamed
