@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from peerchain.core.errors import ListenError
 from peerchain.core.p2p.gossip import Relay
 from peerchain.core.p2p.identity import PeerAddress
 from peerchain.core.p2p.messages import Blocks, Channel, Direct, Disconnect, PexResponse
 from peerchain.core.p2p.scoring import Offence
 from peerchain.drivers.clock import SystemClock
-from peerchain.drivers.net import FileAddressBook, TransportConfig, load_or_create_node_key
+from peerchain.drivers.net import (
+    FileAddressBook,
+    TcpTransport,
+    TransportConfig,
+    load_or_create_node_key,
+)
 from peerchain.node.blocksync import sync_blocks
 from peerchain.node.ports import LinkClosed
 
@@ -313,3 +320,18 @@ def test_send_queue_drains_channels_in_priority_order() -> None:
             await stop(node)
 
     run(scenario)
+
+
+def test_a_listen_port_in_use_is_a_listen_error_naming_it() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = TransportConfig(listen_host="127.0.0.1", listen_port=port)
+        transport = TcpTransport(node_key("busy"), config)
+        with pytest.raises(ListenError) as error:
+            asyncio.run(transport.start(lambda link: None))  # type: ignore[arg-type]
+    assert str(error.value) == (
+        f"cannot listen for peers on 127.0.0.1:{port}: Address already in use; "
+        "choose another port (`listen` in node.toml)"
+    )

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
+from peerchain.core.errors import ListenError
 from peerchain.rpc import RpcConfig, dispatcher_of, serve
 from peerchain.rpc.dispatch import Method
 
@@ -312,3 +315,20 @@ def test_admin_methods_are_refused_from_origins_not_named() -> None:
                 assert answer["result"] == []
             _, raw = app.post(_body("eth_chainId"), headers)
             assert json.loads(raw)["result"] == "0x539"
+
+
+def test_a_port_in_use_is_a_listen_error_naming_it() -> None:
+    async def scenario(port: int) -> str:
+        with pytest.raises(ListenError) as error:
+            await serve(FakeNodeView(), RpcConfig(host="127.0.0.1", port=port))
+        return str(error.value)
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        message = asyncio.run(scenario(port))
+    assert message == (
+        f"cannot listen for JSON-RPC on 127.0.0.1:{port}: Address already in use; "
+        "choose another port"
+    )

@@ -14,7 +14,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file
+from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file, require_chain
 from peerchain.cli.progress import block_progress
 from peerchain.core.genesis import ZERO_ADDRESS, Genesis, parse_genesis
 from peerchain.core.mempool import Mempool
@@ -92,8 +92,7 @@ def export(
 ) -> None:
     """Write the chain's blocks with their commit certificates to FILE (gzip-compressed
     when FILE ends in .gz), for `peerchain import`."""
-    if not (datadir / "chain" / "data.mdb").exists():
-        raise click.ClickException(f"{datadir} holds no chain (no chain/data.mdb)")
+    require_chain(datadir)
     genesis, _ = _genesis_of(datadir, genesis_file)
     partial = file.with_name(f"{file.stem}.partial{file.suffix}")  # keeps a .gz suffix
     started = time.monotonic()

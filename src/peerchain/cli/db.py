@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file
+from peerchain.cli.init import find_genesis, genesis_option, read_genesis_file, require_chain
 from peerchain.cli.progress import CheckProgress
 from peerchain.core.faults import RESYNC
 from peerchain.core.genesis import parse_genesis
@@ -33,6 +33,7 @@ def check(datadir: Path, genesis_file: Path | None) -> None:
     """Check every record's checksum, every block and every state trie node.
 
     Run it on a stopped node; exit status 1 if anything is damaged."""
+    require_chain(datadir)
     genesis = parse_genesis(read_genesis_file(genesis_file or find_genesis(datadir)))
     store = LmdbStore(datadir / "chain")
     try:

@@ -33,6 +33,13 @@ def find_genesis(datadir: Path) -> Path:
     raise click.ClickException(f"no genesis.json in or above {datadir}: pass --genesis FILE")
 
 
+def require_chain(datadir: Path) -> None:
+    """A click error unless `datadir` holds a chain (commands that only read one must not
+    create an empty one)."""
+    if not (datadir / "chain" / "data.mdb").is_file():
+        raise click.ClickException(f"{datadir} holds no chain (no chain/data.mdb)")
+
+
 # `--genesis` of the commands that open an existing data directory (export, import, db check).
 genesis_option = click.option(
     "--genesis",

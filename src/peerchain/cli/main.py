@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -19,6 +20,8 @@ from peerchain.cli.init import init
 from peerchain.cli.node import node
 from peerchain.cli.validators import validators
 from peerchain.core.errors import PeerChainError
+
+log = logging.getLogger("peerchain.cli")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,3 +61,21 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except OSError as exc:  # a file or address of the user's that the system refused
+        click.echo(f"error: {describe_os_error(exc)}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in peerchain; run with "
+            "--log-level debug for where it happened)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a failed system call: what the system said, and the path(s)."""
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{reason}: {' -> '.join(paths)}" if paths else reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -21,9 +22,12 @@ class RpcError(PeerChainError):
 
 
 class RpcClient:
-    """Calls methods of a node over HTTP JSON-RPC."""
+    """Calls methods of a node over HTTP JSON-RPC. A URL that is not http(s) raises
+    RpcError."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise RpcError(f"{url!r} is not a node's JSON-RPC URL like http://127.0.0.1:8545")
         self.url = url
         self.timeout = timeout
         self._id = 0
@@ -40,8 +44,10 @@ class RpcClient:
                 answer = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             raise RpcError(f"{self.url} answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            raise RpcError(f"cannot reach {self.url}: {exc}") from exc
+        except urllib.error.URLError as exc:
+            raise RpcError(f"cannot reach {self.url}: {_reason(exc.reason)}") from exc
+        except OSError as exc:
+            raise RpcError(f"cannot reach {self.url}: {_reason(exc)}") from exc
         except ValueError as exc:
             raise RpcError(f"{self.url} sent a malformed answer") from exc
         if "error" in answer:
@@ -61,3 +67,13 @@ class RpcClient:
                 raise RpcError(f"transaction {tx_hash} not mined within {timeout:g}s")
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
+
+
+def _reason(reason: object) -> str:
+    """Why a connection failed, in words ("connection refused", "timed out")."""
+    if isinstance(reason, OSError):
+        if isinstance(reason, TimeoutError):
+            return "no answer in time"
+        if reason.strerror:
+            return reason.strerror.lower()
+    return str(reason) or type(reason).__name__

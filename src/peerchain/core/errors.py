@@ -83,5 +83,13 @@ class TxPoolFull(InvalidTransaction):
         super().__init__("txpool is full")
 
 
+class ListenError(PeerChainError):
+    """An address this node is configured to listen on cannot be bound (in use, not this
+    host's, no permission): the configuration, or another process, is at fault."""
+
+    def __init__(self, what: str, host: str, port: int, reason: str, hint: str) -> None:
+        super().__init__(f"cannot listen for {what} on {host}:{port}: {reason}; {hint}")
+
+
 class ConsensusHalted(PeerChainError):
     """A consensus invariant broke; the node stops signing instead of going on."""

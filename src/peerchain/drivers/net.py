@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from peerchain.core.errors import DecodeError
+from peerchain.core.errors import DecodeError, ListenError
 from peerchain.core.p2p.channel import SecureChannel
 from peerchain.core.p2p.frames import MAX_MESSAGE_SIZE
 from peerchain.core.p2p.handshake import Handshake, HandshakeError, HandshakeResult
@@ -285,9 +285,13 @@ class TcpTransport:
 
     async def start(self, handler: LinkHandler) -> tuple[str, int]:
         self._handler = handler
-        self._server = await asyncio.start_server(
-            self._accept, self.config.listen_host, self.config.listen_port, limit=_READ_SIZE
-        )
+        host, port = self.config.listen_host, self.config.listen_port
+        try:
+            self._server = await asyncio.start_server(self._accept, host, port, limit=_READ_SIZE)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            hint = "choose another port (`listen` in node.toml)"
+            raise ListenError("peers", host, port, reason, hint) from exc
         host, port = self._server.sockets[0].getsockname()[:2]
         log.info("listening on %s:%s as %s", host, port, self.identity.node_id.hex())
         return str(host), int(port)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from peerchain.core.errors import ListenError
 from peerchain.node.view import MetricsExporter, NodeHealth, NodeView
 from peerchain.rpc.api import RpcConfig, build_dispatcher
 from peerchain.rpc.dispatch import CallContext, Dispatcher
@@ -146,7 +148,7 @@ async def serve(
     given) on `config.host:config.port`; stop with `await server.close()`."""
     config = config or RpcConfig()
     app = create_app(view, config, explorer_dir=explorer_dir, metrics=metrics)
-    server = await _start(app, config.host, config.port)
+    server = await _start(app, config.host, config.port, "JSON-RPC")
     extra = ", explorer at /" if explorer_dir is not None else ""
     log.info("JSON-RPC on http://%s:%d (HTTP and WebSocket%s)", config.host, server.port, extra)
     return server
@@ -158,15 +160,21 @@ async def serve_operator(
     """Serve only `/metrics`, `/health` and `/ready` on `host:port` (node.toml `metrics`)."""
     app = web.Application()
     _add_operator_routes(app, view, metrics)
-    server = await _start(app, host, port)
+    server = await _start(app, host, port, "metrics")
     log.info("metrics, health and readiness on http://%s:%d", host, server.port)
     return server
 
 
-async def _start(app: web.Application, host: str, port: int) -> RpcServer:
+async def _start(app: web.Application, host: str, port: int, what: str) -> RpcServer:
+    """Serve `app` on host:port. Raises ListenError when the address cannot be bound."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenError(what, host, port, reason, "choose another port") from exc
     return RpcServer(runner)
 
 
