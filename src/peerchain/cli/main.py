@@ -47,8 +47,7 @@ for command in (
 
 
 def main() -> None:
-    """Run the CLI; expected errors (ours and the machine's: a port in use, a file not
-    allowed) become one clear line and exit status 1."""
+    """Run the CLI; expected errors become one clear line and exit status 1."""
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
@@ -58,9 +57,6 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except PeerChainError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except OSError as exc:  # the machine's: a port taken, a file not allowed, ...
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
