@@ -1,6 +1,6 @@
-"""A real `peerchain dev` prints Hardhat's console.log lines of eth_call, eth_estimateGas
-and debug_traceCall, which run in its query worker processes, as it does those of mined
-transactions: each request's lines once, also when the call reverts."""
+"""A real `peerchain dev` prints Hardhat's console.log lines of eth_call, eth_estimateGas,
+debug_traceCall and eth_simulateV1, which run in its query worker processes, as it does
+those of mined transactions: each request's lines once, also when the call reverts."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _wait_printed(node: DevProcess, amount: int) -> int:
     raise AssertionError(f"greet({amount}) was never printed:\n{node.process.output()}")
 
 
-def test_calls_estimates_and_traced_calls_print_console_lines(tmp_path: Path) -> None:
+def test_calls_estimates_traces_and_simulations_print_console_lines(tmp_path: Path) -> None:
     node = DevProcess(tmp_path / "data", free_port(), tmp_path / "node.log", None)  # type: ignore[arg-type]
     node.start("--rpc-workers", "2")
     try:
@@ -66,12 +66,19 @@ def test_calls_estimates_and_traced_calls_print_console_lines(tmp_path: Path) ->
         assert trace["result"]["calls"][0]["to"] == "0x000000000000000000636f6e736f6c652e6c6f67"
         reverted = request("eth_call", call("greet_and_fail", 8), "latest")
         assert reverted["error"]["code"] == 3 and "refused" in reverted["error"]["message"]
+        # eth_simulateV1 runs in a worker too: its lines come back, and so do its errors
+        blocks = [{"calls": [call("greet", 10)]}, {"calls": [call("greet", 11)]}]
+        simulated = request("eth_simulateV1", {"blockStateCalls": blocks}, "latest")["result"]
+        assert [b["calls"][0]["status"] for b in simulated] == ["0x1", "0x1"]
+        poor = {"from": "0x" + "dd" * 20, "to": sender, "value": "0x1"}
+        refused = request("eth_simulateV1", {"blockStateCalls": [{"calls": [poor]}]})
+        assert refused["error"]["code"] == -38014
         # mined with no gas given: the node's own estimate prints nothing, the block does
         tx_hash = request("eth_sendTransaction", call("greet", 9))["result"]
         assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)["status"] == 1
         # The log is written in order: once the last line is there, all the others are.
         assert _wait_printed(node, 9) == 1
-        assert [_printed(node, amount) for amount in (5, 6, 7, 8)] == [1, 1, 1, 1]
+        assert [_printed(node, amount) for amount in (5, 6, 7, 8, 10, 11)] == [1] * 6
         line = re.search(r"sent 5 wei to (0x[0-9a-fA-F]{40})", node.process.output())
         assert line is not None and line.group(1).lower() == sender.lower()
     finally:

@@ -51,8 +51,17 @@ ATTRIBUTES = [
     ("eth.vm.memory", "Memory", (), "_bytes"),
     ("eth.vm.code_stream", "CodeStream", (b"",), "program_counter"),
 ]
+# (`_precompiles` and `get_precompiles`: state overrides that move precompiles,
+# execution/calls.py; `_stack`, whose `values` execution/simulate.py reads)
 CLASS_ATTRIBUTES = {
-    "BaseComputation": ["opcodes", "generate_child_computation", "apply_computation"],
+    "BaseComputation": [
+        "opcodes",
+        "generate_child_computation",
+        "apply_computation",
+        "_precompiles",
+        "get_precompiles",
+        "_stack",
+    ],
 }
 
 

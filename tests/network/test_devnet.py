@@ -107,6 +107,19 @@ def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devn
         assert len(commit["signatures"]) >= 3  # more than 2/3 of four equal powers
 
 
+def test_validators_simulate_alike(devnet: Devnet) -> None:
+    """eth_simulateV1 runs on network nodes too (the query path is the dev node's): two
+    validators simulating on the same block give the same blocks."""
+    sender = Account.from_key(DEV_KEY_0).address
+    calls = [{"from": sender, "to": RECIPIENT, "value": hex(7)}]
+    request = {"blockStateCalls": [{"calls": calls}, {}], "traceTransfers": True}
+    first, second = (devnet.rpc(i, "eth_simulateV1", request, "0x1") for i in (0, 2))
+    assert first == second
+    assert [int(b["number"], 16) for b in first] == [2, 3]
+    [call] = first[0]["calls"]
+    assert call["status"] == "0x1" and call["logs"][0]["data"] == "0x" + "07".rjust(64, "0")
+
+
 def node_id_of(node_address: str) -> str:
     return "0x" + parse_address(node_address).node_id.hex()
 

@@ -21,6 +21,7 @@ from typing import Any
 from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.crypto import keccak256, private_key_to_address, sign_hash_bytes
 from peerchain.core.errors import AlreadyKnown, DecodeError, NonceTooLow, PeerChainError
+from peerchain.core.simulate import PlannedBlock, SimulatedBlock, SimulatedCall, SimulateOptions
 from peerchain.core.tracing import TraceConfig, TraceFailed
 from peerchain.core.transactions import Authorization, Transaction, decode_transaction
 from peerchain.node.view import (
@@ -329,6 +330,31 @@ class FakeNodeView:
         if self.broken:
             raise RuntimeError("a bug inside the node")
         return (42).to_bytes(32, "big")
+
+    async def simulate(
+        self, plan: tuple[PlannedBlock, ...], options: SimulateOptions, header: Header
+    ) -> tuple[SimulatedBlock, ...]:
+        """One block per planned block (no transactions in its body); each call answered
+        as `call` answers it."""
+        blocks = []
+        parent = header.hash
+        for planned in plan:
+            sealed = replace(
+                _header(planned.number, parent, 21_000 * len(planned.calls), planned.timestamp),
+                hash=_hash(f"simulated{planned.number}"),
+            )
+            results = []
+            for request in planned.calls:
+                try:
+                    output = await self.call(request, sealed)
+                    results.append(SimulatedCall(1, output, 21_000, 21_000, ()))
+                except ExecutionReverted as exc:
+                    results.append(SimulatedCall(0, b"", 21_000, 21_000, (), revert=exc.data))
+                except ExecutionFailed as exc:
+                    results.append(SimulatedCall(0, b"", 21_000, 21_000, (), failure=str(exc)))
+            blocks.append(SimulatedBlock(Block(sealed, (), b"\xc0"), tuple(results)))
+            parent = sealed.hash
+        return tuple(blocks)
 
     async def estimate_gas(self, request: CallRequest, header: Header, *overrides: object) -> int:
         await self.call(request, header)

@@ -83,6 +83,11 @@ def _results(rpc: Rpc, view: FakeNodeView) -> Iterator[tuple[str, Any]]:
         ("eth_createAccessList", [call, "latest"]),
         ("eth_createAccessList", [{"to": "0x" + REVERTER.hex(), "input": "0x01"}]),
         ("eth_blobBaseFee", []),
+        ("eth_simulateV1", [{"blockStateCalls": [{"calls": [call]}, {}]}, "latest"]),
+        (
+            "eth_simulateV1",
+            [{"blockStateCalls": [{"calls": [call, {"to": "0x" + REVERTER.hex()}]}]}],
+        ),
         ("eth_getLogs", [{"fromBlock": "0x0"}]),
         ("eth_getLogs", [{"blockHash": block1, "topics": [None]}]),
         ("eth_sign", [DEV, "0x68656c6c6f"]),

@@ -21,6 +21,7 @@ from peerchain.core.blocks import Block, TxLocation
 from peerchain.core.crypto import keccak256, recover_address_bytes
 from peerchain.core.errors import AlreadyKnown, DecodeError, PeerChainError
 from peerchain.core.genesis import GenesisAccount, dev_genesis
+from peerchain.core.simulate import BlockStateCalls, SimulateOptions, plan_blocks
 from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.storage import LmdbStore
 from peerchain.node.devnode import DevNode
@@ -254,6 +255,22 @@ def test_calls_revert_or_fail_with_the_matching_error(world: World) -> None:
         with pytest.raises(ExecutionFailed):
             run(ask(CallRequest(sender=DEV_ACCOUNT, to=FAILER), head))
     assert run(view.estimate_gas(CallRequest(sender=DEV_ACCOUNT, to=OTHER), head)) == 21_000
+
+
+def test_simulations_answer_one_block_per_planned_block(world: World) -> None:
+    view = world.view
+    head = view.resolve_block("latest")
+    calls = tuple(CallRequest(sender=DEV_ACCOUNT, to=to) for to in (TOKEN, REVERTER, FAILER))
+    blocks = (BlockStateCalls(calls=calls), BlockStateCalls())
+    plan = plan_blocks(head.number, head.timestamp, blocks)
+    first, second = run(view.simulate(plan, SimulateOptions(), head))
+    assert [b.block.number for b in (first, second)] == [head.number + 1, head.number + 2]
+    assert [b.block.header.timestamp for b in (first, second)] == [p.timestamp for p in plan]
+    assert first.block.header.parent_hash == head.hash
+    assert second.block.header.parent_hash == first.block.hash
+    assert [c.status for c in first.calls] == [1, 0, 0] and second.calls == ()
+    assert first.calls[1].revert == REVERT_DATA and first.calls[2].failure is not None
+    assert view.resolve_block("latest") == head  # nothing was kept
 
 
 @pytest.mark.parametrize("percentiles", [[], [25.0, 75.0]])

@@ -32,6 +32,10 @@ class QueryTimeout(PeerChainError):
     """A call, estimate or other read ran longer than the node allows one to run."""
 
 
+class InvalidOverride(PeerChainError):
+    """A state override that cannot be applied (a precompile move that geth refuses)."""
+
+
 class QueryLimitExceeded(PeerChainError):
     """A read asks for more than the node serves at once (too many results, too many
     calls in progress); the message says which limit and what to do."""
@@ -60,7 +64,8 @@ class AccountOverride:
 
     Used by eth_call/eth_estimateGas overrides and by the dev node's state edits
     (hardhat_setBalance, ...). None leaves a field as it is; `storage` replaces the
-    whole storage, `storage_diff` sets the slots it names.
+    whole storage, `storage_diff` sets the slots it names; `move_precompile_to` (calls
+    only) moves the precompile at this address to another one.
     """
 
     balance: int | None = None
@@ -68,6 +73,7 @@ class AccountOverride:
     code: bytes | None = None
     storage: tuple[tuple[int, int], ...] | None = None
     storage_diff: tuple[tuple[int, int], ...] = ()
+    move_precompile_to: bytes | None = None
 
 
 # (address, override) pairs, applied in order.

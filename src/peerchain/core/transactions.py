@@ -275,6 +275,13 @@ def impersonate_transaction(tx: UnsignedTransaction, sender: bytes) -> Transacti
     return _transaction(tx, raw, v, r, IMPERSONATED_S, sender)
 
 
+def unsigned_transaction(tx: UnsignedTransaction, sender: bytes) -> Transaction:
+    """`tx` with an all-zero signature and `sender` taken as given: a simulated call as
+    eth_simulateV1 shows it (geth's form). No decoder reads it back with that sender."""
+    raw = _encode_signed(tx, 0, 0, 0)
+    return _transaction(tx, raw, 0, 0, 0, sender)
+
+
 # ---------------------------------------------------------------------------
 # decoding
 

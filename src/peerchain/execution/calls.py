@@ -18,12 +18,14 @@ from eth.vm.spoof import SpoofTransaction
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
+from peerchain.core.crypto import checksum_address
 from peerchain.core.genesis import ZERO_ADDRESS
 from peerchain.core.queries import (
     BlockOverrides,
     CallRequest,
     ExecutionFailed,
     ExecutionReverted,
+    InvalidOverride,
     StateOverrides,
     revert_reason,
 )
@@ -62,6 +64,7 @@ def call_state(
         header = override_header(header, block_overrides)
     if _is_free(request):
         header = header.copy(base_fee_per_gas=0)
+    vm_class = with_moved_precompiles(vm_class, state_overrides)
     prev_hashes = vm_class.get_prev_hashes(header.parent_hash, chaindb) or ()
     state: StateAPI = vm_class.build_state(chaindb.db, header, chain_context, prev_hashes)
     apply_state_overrides(state, state_overrides)
@@ -82,6 +85,45 @@ def override_header(header: BlockHeaderAPI, overrides: BlockOverrides) -> BlockH
         if value is not None:
             fields[name] = value
     return header.copy(**fields) if fields else header
+
+
+def with_moved_precompiles(vm_class: Any, overrides: StateOverrides) -> Any:
+    """`vm_class` with its precompiles as `overrides` leave them, by geth's rules: a
+    precompile moved with movePrecompileToAddress answers at its new address, and an
+    overridden precompile address holds an account, not the precompile. Raises
+    InvalidOverride for a move from an address that is not a precompile, or to one that
+    is overridden too."""
+    state_class = vm_class.get_state_class()
+    base: Any = state_class.computation_class
+    active = base.get_precompiles()
+    if not any(a in active or o.move_precompile_to is not None for a, o in overrides):
+        return vm_class
+    precompiles = dict(active)
+    overridden = {address for address, _ in overrides}
+    moved_to: set[bytes] = set()
+    for address, override in overrides:
+        if address in moved_to:
+            raise InvalidOverride(
+                f"account {checksum_address(address)} has already been overridden by a precompile"
+            )
+        precompile = precompiles.pop(Address(address), None)
+        target = override.move_precompile_to
+        if target is not None:
+            if precompile is None:
+                raise InvalidOverride(f"account {checksum_address(address)} is not a precompile")
+            if target in overridden:
+                raise InvalidOverride(f"account {checksum_address(target)} is already overridden")
+            precompiles[Address(target)] = precompile
+            moved_to.add(target)
+    # What the calls reach is the moved set; what is warm from the start stays the fork's
+    # precompiles, as in geth.
+    fork_precompiles = classmethod(lambda cls: active)
+    computation = type(
+        f"Moved{base.__name__}",
+        (base,),
+        {"_precompiles": precompiles, "get_precompiles": fork_precompiles},
+    )
+    return vm_class.configure(_state_class=state_class.configure(computation_class=computation))
 
 
 def apply_state_overrides(state: StateAPI, overrides: StateOverrides) -> None:

@@ -57,6 +57,7 @@ from peerchain.core.rlp import (
     encode_rlp,
     encode_uint,
 )
+from peerchain.core.simulate import PlannedBlock, SimulatedBlock, SimulateOptions
 from peerchain.core.tracing import TraceConfig
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution import calls, proofs, statedump, tracing
@@ -78,6 +79,7 @@ from peerchain.execution.convert import (
 from peerchain.execution.db import open_overlay
 from peerchain.execution.lru import Lru
 from peerchain.execution.receipts import block_receipts, receipts_from_evm
+from peerchain.execution.simulate import simulate_blocks
 from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import ConsoleLines
 from peerchain.execution.tracing.console import capturing as console_capturing
@@ -808,6 +810,43 @@ class ExecutionEngine:
         builder = self._vm.get_transaction_builder()
         return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
 
+    @_missing_is_fault
+    def simulate(
+        self,
+        plan: Sequence[PlannedBlock],
+        options: SimulateOptions,
+        header: Header,
+        gas_cap: int,
+        console: ConsoleLines | None = None,
+    ) -> tuple[SimulatedBlock, ...]:
+        """eth_simulateV1: `plan` run on `header`'s state (see `simulate`), all its calls
+        within `gas_cap` together, their console.log lines going to `console`. Raises
+        SimulateError."""
+        chain, _ = self._open()
+        vm = self._vm if console is None else console_capturing(self._vm, console.append)
+        base = self._evm_header_of(chain, header)
+        return simulate_blocks(
+            vm,
+            chain.chaindb,
+            self._chain_context,
+            chain.consensus_context,
+            base,
+            plan,
+            options,
+            gas_cap,
+        )
+
+    def _evm_header_of(self, chain: Chain, header: Header) -> BlockHeaderAPI:
+        """py-evm's header of `header`, also of one that is not stored (a pending block,
+        a dev node's edited head state)."""
+        try:
+            evm_header = chain.chaindb.get_block_header_by_hash(Hash32(header.hash))
+        except HeaderNotFound:
+            evm_header = _evm_header_like(chain.get_canonical_head(), header)
+        if evm_header.state_root != header.state_root:
+            evm_header = evm_header.copy(state_root=header.state_root)
+        return evm_header
+
     def _call_state(
         self,
         request: CallRequest,
@@ -820,12 +859,7 @@ class ExecutionEngine:
         """The state to run `request` on (its console.log lines going to `console`), and
         `request` with the gas it runs with."""
         chain, _ = self._open()
-        try:
-            evm_header = chain.chaindb.get_block_header_by_hash(Hash32(header.hash))
-        except HeaderNotFound:
-            evm_header = _evm_header_like(chain.get_canonical_head(), header)
-        if evm_header.state_root != header.state_root:
-            evm_header = evm_header.copy(state_root=header.state_root)
+        evm_header = self._evm_header_of(chain, header)
         state = calls.call_state(
             self._vm if console is None else console_capturing(self._vm, console.append),
             chain.chaindb,

@@ -18,6 +18,7 @@ from peerchain.core.blocks import Block, Header, Log, Receipt, TxLocation
 from peerchain.core.errors import DecodeError, InvalidTransaction, PeerChainError
 from peerchain.core.fees import next_base_fee, reward_percentiles
 from peerchain.core.mempool import Mempool
+from peerchain.core.simulate import PlannedBlock, SimulatedBlock, SimulateOptions
 from peerchain.core.transactions import Transaction, decode_transaction
 from peerchain.execution.engine import ExecutionEngine
 from peerchain.execution.tracing.console import Printed, printing
@@ -263,6 +264,14 @@ class ChainView:
         gas_cap = self.queries.limits.gas_cap
         found = await self._query(ExecutionEngine.create_access_list, request, header, gas_cap)
         return AccessListResult(*found)
+
+    async def simulate(
+        self, plan: tuple[PlannedBlock, ...], options: SimulateOptions, header: Header
+    ) -> tuple[SimulatedBlock, ...]:
+        gas_cap = self.queries.limits.gas_cap
+        return await self._run_execution(
+            self.shows_console, ExecutionEngine.simulate, plan, options, header, gas_cap
+        )
 
     # --- tracing --------------------------------------------------------------
     async def trace_transaction(self, tx_hash: bytes, config: TraceConfig) -> Any:

@@ -41,6 +41,7 @@ from peerchain.core.queries import QueryLimitExceeded as QueryLimitExceeded
 from peerchain.core.queries import QueryTimeout as QueryTimeout
 from peerchain.core.queries import StateOverrides as StateOverrides
 from peerchain.core.queries import StorageProof as StorageProof
+from peerchain.core.simulate import PlannedBlock, SimulatedBlock, SimulateOptions
 from peerchain.core.tracing import TraceConfig as TraceConfig
 from peerchain.core.tracing import TraceFailed as TraceFailed
 from peerchain.core.transactions import Transaction
@@ -248,6 +249,13 @@ class NodeView(Protocol):
 
     async def create_access_list(self, request: CallRequest, header: Header) -> AccessListResult:
         """Accounts and slots `request` touches, with the gas it uses with them."""
+        ...
+
+    async def simulate(
+        self, plan: tuple[PlannedBlock, ...], options: SimulateOptions, header: Header
+    ) -> tuple[SimulatedBlock, ...]:
+        """eth_simulateV1: the planned blocks of calls run on `header`'s state, thrown
+        away. Raises SimulateError (with geth's code), QueryTimeout, QueryLimitExceeded."""
         ...
 
     # --- tracing (geth's JSON shapes; raise TraceFailed, UnknownBlock) ----------

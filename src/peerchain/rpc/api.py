@@ -15,6 +15,7 @@ from peerchain.rpc.dispatch import Dispatcher
 from peerchain.rpc.eth import eth_methods, personal_methods
 from peerchain.rpc.filters import FilterManager, filter_methods
 from peerchain.rpc.net import net_methods
+from peerchain.rpc.simulate import simulate_methods
 from peerchain.rpc.subscriptions import subscription_methods
 from peerchain.rpc.txpool import txpool_methods
 from peerchain.rpc.web3 import web3_methods
@@ -48,6 +49,7 @@ def build_dispatcher(view: NodeView, config: RpcConfig, filters: FilterManager) 
     dispatcher.register_namespace("eth", eth_methods(view))
     dispatcher.register_namespace("eth", filter_methods(view, filters, config.max_log_range))
     dispatcher.register_namespace("eth", subscription_methods(view))
+    dispatcher.register_namespace("eth", simulate_methods(view))
     dispatcher.register_namespace("personal", personal_methods(view))
     dispatcher.register_namespace("net", net_methods(view))
     dispatcher.register_namespace("web3", web3_methods(view))

@@ -285,7 +285,8 @@ def _storage_map(value: Any) -> tuple[tuple[int, int], ...]:
 
 
 def parse_state_overrides(value: Any) -> StateOverrides:
-    """geth's state-override set: {address: {balance, nonce, code, state | stateDiff}}."""
+    """geth's state-override set: {address: {balance, nonce, code, state | stateDiff,
+    movePrecompileToAddress}}."""
     if not isinstance(value, dict):
         raise InvalidValue(f"expected a state override object, got {_json_type(value)}")
     overrides = []
@@ -295,8 +296,6 @@ def parse_state_overrides(value: Any) -> StateOverrides:
             raise InvalidValue(f"expected an account override, got {_json_type(fields)}")
         if fields.get("state") is not None and fields.get("stateDiff") is not None:
             raise InvalidValue(f"account 0x{address.hex()} has both 'state' and 'stateDiff'")
-        if fields.get("movePrecompileToAddress") is not None:
-            raise InvalidValue("movePrecompileToAddress is not supported")
         overrides.append(
             (
                 address,
@@ -306,6 +305,7 @@ def parse_state_overrides(value: Any) -> StateOverrides:
                     code=_optional(fields, "code", parse_data),
                     storage=_optional(fields, "state", _storage_map),
                     storage_diff=_optional(fields, "stateDiff", _storage_map) or (),
+                    move_precompile_to=_optional(fields, "movePrecompileToAddress", parse_address),
                 ),
             )
         )

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from peerchain.core.errors import PeerChainError
+from peerchain.core.simulate import SimulateError
 from peerchain.node.view import (
     ExecutionReverted,
     LocalFaultError,
@@ -110,6 +111,8 @@ def to_rpc_error(exc: BaseException) -> RpcError:
         # The node's own data or disk failed: not the client's fault, and the one line
         # tells the client (and the operator in the log) what is wrong and what to do.
         return RpcError(INTERNAL_ERROR, exc.fault.line())
+    if isinstance(exc, SimulateError):
+        return RpcError(exc.code, str(exc))
     if isinstance(exc, QueryLimitExceeded):
         return RpcError(LIMIT_EXCEEDED, str(exc))
     if isinstance(exc, UnknownBlock):
