@@ -17,6 +17,7 @@ from peerchain.core.simulate import (
     BlockStateCalls,
     SimulateError,
     plan_blocks,
+    validate_request_size,
 )
 
 CALL = CallRequest(to=b"\x01" * 20)
@@ -71,6 +72,9 @@ def test_bounds_of_one_request() -> None:
     with pytest.raises(SimulateError, match=f"too many calls: at most {MAX_CALLS}") as raised:
         plan_blocks(0, 0, (*calls, BlockStateCalls(calls=(CALL,))))
     assert raised.value.code == CLIENT_LIMIT_EXCEEDED
+    with pytest.raises(SimulateError, match="too many blocks"):
+        validate_request_size(MAX_BLOCKS + 1, 0)
+    validate_request_size(MAX_BLOCKS, MAX_CALLS)
 
 
 def test_errors_keep_their_code_across_processes() -> None:

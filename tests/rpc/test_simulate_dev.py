@@ -187,6 +187,9 @@ def test_calls_share_the_gas_cap_and_requests_are_bounded(chain: Chain) -> None:
         "message": f"too many calls: at most {MAX_CALLS} in one request",
     }
     assert chain.error(*[{}] * 257) == {"code": -38026, "message": "too many blocks"}
+    # refused before its blocks are read: a huge request costs no more than its body
+    huge = chain.error(*[{"calls": "not even calls"}] * 100_000)
+    assert huge == {"code": -38026, "message": "too many blocks"}
     assert chain.rpc.error("eth_simulateV1", {"blockStateCalls": []})["code"] == -32602
 
 

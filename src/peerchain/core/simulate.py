@@ -106,15 +106,23 @@ class SimulatedBlock:
     calls: tuple[SimulatedCall, ...]
 
 
+def validate_request_size(blocks: int, calls: int) -> None:
+    """Refuse a request of more blocks or calls than one may hold (SimulateError -38026),
+    before anything else is made of it."""
+    if blocks > MAX_BLOCKS:
+        raise SimulateError(CLIENT_LIMIT_EXCEEDED, "too many blocks")
+    if calls > MAX_CALLS:
+        raise SimulateError(
+            CLIENT_LIMIT_EXCEEDED, f"too many calls: at most {MAX_CALLS} in one request"
+        )
+
+
 def plan_blocks(
     base_number: int, base_timestamp: int, blocks: tuple[BlockStateCalls, ...]
 ) -> tuple[PlannedBlock, ...]:
     """The blocks to simulate on a base block, gaps filled with empty blocks. Raises
     SimulateError (-38020, -38021, -38026) as geth does."""
-    if sum(len(b.calls) for b in blocks) > MAX_CALLS:
-        raise SimulateError(
-            CLIENT_LIMIT_EXCEEDED, f"too many calls: at most {MAX_CALLS} in one request"
-        )
+    validate_request_size(len(blocks), sum(len(b.calls) for b in blocks))
     planned: list[PlannedBlock] = []
     number, timestamp = base_number, base_timestamp
     for block in blocks:

@@ -20,6 +20,7 @@ from peerchain.core.simulate import (
     SimulatedCall,
     SimulateOptions,
     plan_blocks,
+    validate_request_size,
 )
 from peerchain.node.view import NodeView, UnknownBlock
 from peerchain.rpc import shapes
@@ -62,6 +63,8 @@ def parse_simulate_request(value: Any) -> tuple[tuple[BlockStateCalls, ...], Sim
         raise InvalidValue("blockStateCalls: expected an array")
     if not blocks:
         raise InvalidValue("empty input")
+    calls = (b.get("calls") for b in blocks if isinstance(b, dict))
+    validate_request_size(len(blocks), sum(len(c) for c in calls if isinstance(c, list)))
     flags = {name: value.get(name) is not None and parse_bool(value[name]) for name in _OPTIONS}
     options = SimulateOptions(
         validation=flags["validation"], trace_transfers=flags["traceTransfers"]
