@@ -165,10 +165,10 @@ class FakeNetwork:
             PeerInfo("cd" * 20, None, None, -100.0, None, 1_750_000_600.0),
         ]
 
-    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+    async def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
         return [(address, 10) for address in self.VALIDATORS]
 
-    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+    async def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
         voters = tuple(self.VALIDATORS[:2])
         return [OpenProposal(self.VALIDATORS[-1], 0, 3, 1003, voters, 20, 40)]
 

@@ -15,14 +15,20 @@ from peerchain.core.consensus.votes import DuplicateProposal, DuplicateVote
 from peerchain.core.crypto import keccak256, private_key_to_address
 from peerchain.core.errors import PeerChainError
 from peerchain.core.genesis import Genesis, GenesisAccount, GovernanceSettings, Validator
-from peerchain.core.governance import GOVERNANCE_ADDRESS, VOTE_SET_POWER, evidence_call, vote_call
+from peerchain.core.governance import (
+    GOVERNANCE_ADDRESS,
+    VOTE_SET_POWER,
+    OpenProposal,
+    evidence_call,
+    vote_call,
+)
 from peerchain.core.queries import CallRequest
 from peerchain.core.transactions import DYNAMIC_FEE_TX, UnsignedTransaction, sign_transaction
 from peerchain.drivers.storage import LmdbStore
 from peerchain.execution.engine import ExecutedBlock
 from peerchain.node.evidencereport import EvidenceReporter
 from peerchain.node.ledger import Ledger
-from peerchain.node.validatorsets import ChainValidatorSets
+from peerchain.node.validatorsets import read_open_proposals, read_validator_set
 
 CHAIN_ID = 1337
 KEYS = [keccak256(b"governance test validator %d" % i) for i in range(4)]
@@ -41,7 +47,6 @@ class Chain:
             governance=settings or GovernanceSettings(),
         )
         self.ledger = Ledger(LmdbStore(tmp_path / "chain"), genesis)
-        self.sets = ChainValidatorSets(self.ledger)
         self.nonces = [0] * len(KEYS)
         self.last: ExecutedBlock | None = None
 
@@ -79,6 +84,12 @@ class Chain:
             self.ledger.engine.call(request, self.ledger.head)
         return str(info.value)
 
+    def sets(self, height: int) -> ValidatorSet | None:
+        return read_validator_set(self.ledger.engine, height)
+
+    def open_proposals(self, number: int) -> list[OpenProposal]:
+        return read_open_proposals(self.ledger.engine, number)
+
     def members(self, height: int) -> set[bytes]:
         found = self.sets(height)
         assert found is not None
@@ -97,12 +108,12 @@ def test_more_than_two_thirds_remove_a_validator_two_heights_later(tmp_path: Pat
     remove = vote_call(ADDRESSES[3], 0)
     h = chain.block(chain.tx(0, remove), chain.tx(1, remove))
     assert chain.statuses() == [1, 1]
-    proposals = chain.sets.open_proposals(h)
+    proposals = chain.open_proposals(h)
     assert [(p.address, p.power, p.tally, p.total) for p in proposals] == [(ADDRESSES[3], 0, 2, 4)]
     assert proposals[0].voters == (ADDRESSES[0], ADDRESSES[1])
     assert chain.members(h + 2) == set(ADDRESSES)  # 2 of 4 is not more than 2/3
     h = chain.block(chain.tx(2, remove))
-    assert chain.sets.open_proposals(h) == []
+    assert chain.open_proposals(h) == []
     assert chain.members(h + 1) == set(ADDRESSES)
     assert chain.members(h + 2) == set(ADDRESSES[:3])
     # From height h + 2 on the removed validator no longer votes (eth_call runs in the
@@ -144,15 +155,15 @@ def test_a_set_left_with_no_power_is_refused(tmp_path: Path) -> None:
 def test_proposals_expire_after_their_lifetime(tmp_path: Path) -> None:
     chain = Chain(tmp_path, GovernanceSettings(proposal_lifetime=3))
     opened = chain.block(chain.tx(0, vote_call(NEWCOMER, 1)))
-    assert len(chain.sets.open_proposals(opened)) == 1
-    assert chain.sets.open_proposals(opened)[0].expires == opened + 3
+    assert len(chain.open_proposals(opened)) == 1
+    assert chain.open_proposals(opened)[0].expires == opened + 3
     chain.block()
-    assert len(chain.sets.open_proposals(chain.ledger.head.number)) == 1
+    assert len(chain.open_proposals(chain.ledger.head.number)) == 1
     chain.block()
-    assert chain.sets.open_proposals(chain.ledger.head.number) == []
+    assert chain.open_proposals(chain.ledger.head.number) == []
     # Votes after expiry start a new proposal: the old vote does not count.
     h = chain.block(chain.tx(1, vote_call(NEWCOMER, 1)), chain.tx(2, vote_call(NEWCOMER, 1)))
-    assert [p.voters for p in chain.sets.open_proposals(h)] == [(ADDRESSES[1], ADDRESSES[2])]
+    assert [p.voters for p in chain.open_proposals(h)] == [(ADDRESSES[1], ADDRESSES[2])]
 
 
 def _double_vote(signer: int, height: int = 7) -> DuplicateVote:

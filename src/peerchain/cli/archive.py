@@ -57,7 +57,7 @@ def _chain(datadir: Path, genesis: Genesis) -> Iterator[ChainApplication]:
             yield ChainApplication(
                 ledger,
                 Mempool(chain_id=genesis.chain_id),
-                ChainValidatorSets(ledger),
+                ChainValidatorSets(),
                 SystemClock(),
                 coinbase=ZERO_ADDRESS,
                 on_commit=lambda block: None,

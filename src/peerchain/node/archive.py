@@ -181,6 +181,7 @@ async def import_chain(
     does not extend the chain or fails a check; everything before it stays committed.
     """
     ledger = app.ledger
+    await app.start()
     imported = skipped = 0
     for height, commit in records:
         head = ledger.head.number

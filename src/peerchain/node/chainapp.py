@@ -48,6 +48,7 @@ from peerchain.execution.engine import ExecutedBlock, ExecutionEngine, InvalidBl
 from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 from peerchain.node.ports import Clock
+from peerchain.node.validatorsets import ChainValidatorSets, GovernanceError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class ChainApplication:
         self,
         ledger: Ledger,
         mempool: Mempool,
-        validators: ValidatorSet | ValidatorSets,
+        validators: ValidatorSet | ValidatorSets | ChainValidatorSets,
         clock: Clock,
         coinbase: bytes,
         on_commit: Callable[[ExecutedBlock], None],
@@ -81,6 +82,7 @@ class ChainApplication:
         self.ledger = ledger
         self.mempool = mempool
         self.validators = as_sets(validators)
+        self._chain_sets = validators if isinstance(validators, ChainValidatorSets) else None
         self.clock = clock
         self.coinbase = coinbase
         self.on_commit = on_commit
@@ -143,6 +145,25 @@ class ChainApplication:
         if header.extra_data != parent_link(value.parent_certificate):
             return "extraData does not commit to the parent certificate carried"
         return header
+
+    async def start(self) -> None:
+        """Read, on the executor, the validator sets consensus needs next to our head (a
+        chain's sets: see `ChainValidatorSets`). Before the first build, check or import.
+        Raises LocalFaultError."""
+        await self.settled()
+        await self._read_sets(self.ledger.head.number)
+
+    async def _read_sets(self, number: int) -> None:
+        """The validator sets block `number` fixes, read on the executor. A contract that
+        cannot be read is a local fault (LocalFaultError): our state must be damaged."""
+        if self._chain_sets is None:
+            return
+        try:
+            await self._chain_sets.committed(number, self.executor.run)
+        except GovernanceError as exc:
+            raise self.ledger.faults.raise_fault(
+                LocalFault("the validator set cannot be read", str(exc), RESYNC)
+            ) from exc
 
     # --- Application ----------------------------------------------------------------------
     async def prepare_proposal(self, height: int, round: int) -> BlockValue:
@@ -232,6 +253,7 @@ class ChainApplication:
             meta[certificate_key(height - 1)] = encode_certificate(value.parent_certificate)
         await self.executor.write(executed.changes, meta)
         self.ledger.advance(executed)
+        await self._read_sets(height)
         self._executed.clear()
         self.mempool.on_new_block(
             [tx.hash for tx in executed.block.transactions], self.ledger.account_state

@@ -72,7 +72,7 @@ from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.network import Network, PeerEvent
 from peerchain.node.ports import Clock, ConsensusWal, SignerState
 from peerchain.node.queries import QueryRunner
-from peerchain.node.validatorsets import ChainValidatorSets
+from peerchain.node.validatorsets import ChainValidatorSets, read_open_proposals
 from peerchain.node.view import ConsensusState, NodeHealth, PeerInfo, SyncStatus
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ class ConsensusNode(ChainView):
         self.clock = clock
         self.network = network
         self.wal = wal
-        self.validator_sets = ChainValidatorSets(ledger)
+        self.validator_sets = ChainValidatorSets()
         self.timeouts = timeouts
         self.signer = signer
         self.address = private_key_to_address(private_key) if private_key else None
@@ -161,6 +161,7 @@ class ConsensusNode(ChainView):
         self.network.set_validator(Channel.TRANSACTIONS, self._admit_gossiped_transaction)
         self.network.set_block_source(self._block_source)
         self.network.update_height(self.ledger.head.number)
+        await self.app.start()
         await self.network.start()
         self._execute(
             self.reactor.start(*self._resume_point(), self.clock.now(), self._last_signed())
@@ -560,14 +561,14 @@ class ConsensusNode(ChainView):
     def peers(self) -> list[PeerInfo]:
         return self.network.peers()
 
-    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
-        found = self.validator_sets(self.machine.height if height is None else height)
+    async def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+        height = self.machine.height if height is None else height
+        found = await self.validator_sets.lookup(height, self.queries.run)
         return [] if found is None else [(v.address, v.power) for v in found]
 
-    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
-        return self.validator_sets.open_proposals(
-            self.ledger.head.number if number is None else number
-        )
+    async def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+        number = self.ledger.head.number if number is None else number
+        return await self.queries.run(read_open_proposals, number)
 
     def evidence(self) -> list[EvidenceRecord]:
         return self.evidence_pool.records()

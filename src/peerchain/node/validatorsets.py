@@ -2,16 +2,22 @@
 contract in the chain state (`core.governance`).
 
 The set of height H is decided by the state of block H - 2 (block 0 for heights 1 and
-2): `validators_at(H)` called on it. So a node working on height h knows the sets of h
-and h + 1 from what it has committed, and every node that committed the same blocks
-reads the same sets. Sets are cached per height (a set never changes once its block is
-committed).
+2): `validators_at(H)` called on it (`read_validator_set`). Reading runs the EVM, so it
+never happens where consensus asks for a set: `ChainValidatorSets` answers consensus
+from what it holds, and is filled by the block executor when a block is committed
+(`committed`: block N fixes the set of N + 2), so a node working on height h already
+holds the sets of h - 1, h and h + 1, and every node that committed the same blocks
+holds the same sets. Other heights (JSON-RPC, the explorer) are read by the query
+runner (`lookup`). A set never changes once its block is committed.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from peerchain.core.blocks import Header
 from peerchain.core.consensus.validators import ACTIVATION_DELAY, ValidatorSet
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.governance import (
@@ -23,9 +29,17 @@ from peerchain.core.governance import (
     validators_at_call,
 )
 from peerchain.core.queries import CallRequest
-from peerchain.node.ledger import Ledger
+from peerchain.execution.engine import ExecutionEngine
 
-CACHED_SETS = 256
+# Heights below the last committed one whose sets stay held for consensus (gossip of
+# recent heights, the certificates of recent blocks).
+RECENT_HEIGHTS = 256
+# Sets of other heights read for JSON-RPC, kept in case they are asked again.
+LOOKUPS = 64
+
+# Runs `function(engine, *args)` where the EVM may run (the block executor, the query
+# workers): `BlockExecutor.run`, `QueryRunner.run`.
+Runner = Callable[..., Awaitable[Any]]
 
 
 class GovernanceError(PeerChainError):
@@ -33,51 +47,82 @@ class GovernanceError(PeerChainError):
     a damaged state), never a peer's."""
 
 
-class ChainValidatorSets:
-    """`ValidatorSets` over a ledger: call it with a height."""
+def read_validator_set(engine: ExecutionEngine, height: int) -> ValidatorSet | None:
+    """The set that signs `height`; None while block `height - 2` is not stored.
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self._cache: OrderedDict[int, ValidatorSet] = OrderedDict()
+    Runs the EVM. Raises GovernanceError."""
+    height = max(height, 1)
+    header = engine.get_header_by_number(max(height - ACTIVATION_DELAY, 0))
+    if header is None:
+        return None
+    try:
+        return decode_validators(_call(engine, validators_at_call(height), header))
+    except DecodeError as exc:
+        raise GovernanceError(f"validator set of height {height}: {exc}") from exc
+
+
+def read_open_proposals(engine: ExecutionEngine, number: int) -> list[OpenProposal]:
+    """The proposals open after block `number`. Runs the EVM. Raises GovernanceError."""
+    header = engine.get_header_by_number(number)
+    if header is None:
+        raise GovernanceError(f"no block {number}")
+    try:
+        return decode_open_proposals(_call(engine, OPEN_PROPOSALS, header))
+    except DecodeError as exc:
+        raise GovernanceError(f"open proposals: {exc}") from exc
+
+
+def _call(engine: ExecutionEngine, data: bytes, header: Header) -> bytes:
+    try:
+        return engine.call(CallRequest(to=GOVERNANCE_ADDRESS, data=data), header)
+    except PeerChainError as exc:
+        raise GovernanceError(
+            f"the governance contract failed at block {header.number}: {exc}"
+        ) from exc
+
+
+class ChainValidatorSets:
+    """`ValidatorSets` of a chain: call it with a height. It never runs the EVM itself;
+    `committed` and `lookup` read sets where the EVM may run."""
+
+    def __init__(self) -> None:
+        self._recent: dict[int, ValidatorSet] = {}
+        self._lookups: OrderedDict[int, ValidatorSet] = OrderedDict()
 
     def __call__(self, height: int) -> ValidatorSet | None:
-        """The set that signs `height`; None while block `height - 2` is not committed.
-
-        Raises GovernanceError."""
+        """The set that signs `height`, if this node holds it (the heights around the
+        one being decided, after `committed`); None otherwise."""
         height = max(height, 1)
-        found = self._cache.get(height)
+        found = self._recent.get(height)
+        return found if found is not None else self._lookups.get(height)
+
+    async def committed(self, number: int, run: Runner) -> None:
+        """Read, with `run`, the sets of heights `number` to `number + 2` not held yet:
+        after the commit of block `number`, the one set it fixes; after a start, the
+        sets consensus needs at `number + 1`. Raises GovernanceError."""
+        for height in range(max(number, 1), number + ACTIVATION_DELAY + 1):
+            if height not in self._recent:
+                found = await run(read_validator_set, height)
+                if found is None:
+                    raise GovernanceError(f"block {height - ACTIVATION_DELAY} is not stored")
+                self._keep(height, found)
+        for height in [h for h in self._recent if h < number - RECENT_HEIGHTS]:
+            del self._recent[height]
+
+    def _keep(self, height: int, found: ValidatorSet) -> None:
+        previous = self._recent.get(height - 1)
+        # Sets rarely change: the one object serves every height it signs.
+        self._recent[height] = previous if previous == found else found
+
+    async def lookup(self, height: int, run: Runner) -> ValidatorSet | None:
+        """The set of any height, read with `run` if not held; None while block
+        `height - 2` is not committed. Raises GovernanceError (and what `run` raises)."""
+        held = self(height)
+        if held is not None:
+            return held
+        found: ValidatorSet | None = await run(read_validator_set, height)
         if found is not None:
-            return found
-        deciding = max(height - ACTIVATION_DELAY, 0)
-        if deciding > self.ledger.head.number:
-            return None
-        header = self.ledger.engine.get_header_by_number(deciding)
-        if header is None:
-            return None
-        answer = self._call(validators_at_call(height), deciding)
-        try:
-            found = decode_validators(answer)
-        except DecodeError as exc:
-            raise GovernanceError(f"validator set of height {height}: {exc}") from exc
-        self._cache[height] = found
-        while len(self._cache) > CACHED_SETS:
-            self._cache.popitem(last=False)
+            self._lookups[max(height, 1)] = found
+            while len(self._lookups) > LOOKUPS:
+                self._lookups.popitem(last=False)
         return found
-
-    def open_proposals(self, number: int) -> list[OpenProposal]:
-        """The proposals open after block `number`. Raises GovernanceError."""
-        try:
-            return decode_open_proposals(self._call(OPEN_PROPOSALS, number))
-        except DecodeError as exc:
-            raise GovernanceError(f"open proposals: {exc}") from exc
-
-    def _call(self, data: bytes, number: int) -> bytes:
-        header = self.ledger.engine.get_header_by_number(number)
-        if header is None:
-            raise GovernanceError(f"no block {number}")
-        try:
-            return self.ledger.engine.call(CallRequest(to=GOVERNANCE_ADDRESS, data=data), header)
-        except PeerChainError as exc:
-            raise GovernanceError(
-                f"the governance contract failed at block {number}: {exc}"
-            ) from exc

@@ -163,13 +163,14 @@ class NetworkView(Protocol):
     """What a network node adds for the `peerchain_` and `admin_` methods."""
 
     def peers(self) -> list[PeerInfo]: ...
-    def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+    async def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
         """(address, voting power) of each validator of `height` (default: the height
-        being decided); empty if that set is not known yet."""
+        being decided); empty if that set is not known yet. Raises PeerChainError."""
         ...
 
-    def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
-        """The governance proposals open after block `number` (default: the head)."""
+    async def open_proposals(self, number: int | None = None) -> list[OpenProposal]:
+        """The governance proposals open after block `number` (default: the head).
+        Raises PeerChainError."""
         ...
 
     def consensus_state(self) -> ConsensusState: ...

@@ -106,15 +106,15 @@ def network_methods(node: NetworkView) -> dict[str, Method]:
     def peers(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
         return [peer_json(peer) for peer in node.peers()]
 
-    def validators(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+    async def validators(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
         height = _number(p)
-        found = node.validator_powers(height)
+        found = await node.validator_powers(height)
         if not found:
             raise server_error(f"the validator set of height {height} is not known yet")
         return [{"address": _data(address), "power": quantity(power)} for address, power in found]
 
-    def proposals(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
-        return [proposal_json(proposal) for proposal in node.open_proposals(_number(p))]
+    async def proposals(p: Params, ctx: CallContext) -> list[dict[str, Any]]:
+        return [proposal_json(proposal) for proposal in await node.open_proposals(_number(p))]
 
     def consensus_state(p: Params, ctx: CallContext) -> dict[str, Any]:
         state = node.consensus_state()
