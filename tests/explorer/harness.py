@@ -152,8 +152,8 @@ def abi_string(text: str) -> bytes:
 
 
 class FakeNetwork:
-    """A NetworkView of four validators (power 10 each) and two peers, one banned; every
-    certificate is signed by the first three validators."""
+    """A NetworkView of four validators (power 10 each, until height 6) and two peers, one
+    banned; every certificate is signed by the first three validators."""
 
     VALIDATORS = [bytes([0xA0 + i]) * 20 for i in range(4)]
 
@@ -166,6 +166,12 @@ class FakeNetwork:
         ]
 
     async def validator_powers(self, height: int | None = None) -> list[tuple[bytes, int]]:
+        """From height 6 on the last validator is removed and the first has power 20; the
+        sets of heights above 100 are not known yet."""
+        if height is not None and height > 100:
+            return []
+        if height is not None and height >= 6:
+            return [(self.VALIDATORS[0], 20), *((a, 10) for a in self.VALIDATORS[1:3])]
         return [(address, 10) for address in self.VALIDATORS]
 
     async def open_proposals(self, number: int | None = None) -> list[OpenProposal]:

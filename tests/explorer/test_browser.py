@@ -144,3 +144,19 @@ def test_network_page_and_commit_certificate(network: Served) -> None:
     assert "Commit certificate" in dom
     assert "3 of 4 validators, power 30 of 40 (75 %" in dom
     assert "not included" in dom
+    assert 'href="#/validators/2"' in dom
+
+
+def test_validator_set_of_each_height_with_what_changed_there(network: Served) -> None:
+    dom = render(network, "/validators/6")
+    assert "Validators of height 6" in dom and "3 validators, total power 40" in dom
+    assert ">removed<" in dom and "power 10 → 20" in dom
+    assert "decided in block" in dom and 'href="#/block/4"' in dom
+    assert 'href="#/validators/5"' in dom and 'href="#/validators/7"' in dom
+    dom = render(network, "/validators/5")
+    assert "4 validators, total power 40" in dom and ">removed<" not in dom
+    assert "Changed here" in dom and "<dd><span class=\"muted\">no</span></dd>" in dom
+    dom = render(network, "/validators/101")
+    assert "Not known yet" in dom and "Block 99 decides this set" in dom
+    assert 'href="#/validators/102"' not in dom
+    assert 'href="#/validators/4"' in render(network, "/network")

@@ -1,6 +1,6 @@
 // The explorer's entry point: finds out what node served it, follows the chain head,
-// routes hash URLs (#/block/12, #/tx/0x…, #/address/0x…, #/network, #/search/…) to
-// pages and runs the search box.
+// routes hash URLs (#/block/12, #/tx/0x…, #/address/0x…, #/network, #/validators/12,
+// #/search/…) to pages and runs the search box.
 
 import { batch, callOptional } from "./rpc.js";
 import { LiveHead } from "./live.js";
@@ -10,7 +10,7 @@ import { renderHome } from "./home.js";
 import { renderBlock } from "./block.js";
 import { renderTransaction } from "./transaction.js";
 import { renderAccount } from "./account.js";
-import { renderNetwork } from "./network.js";
+import { renderNetwork, renderValidators } from "./network.js";
 
 const ROUTES = [
   { path: /^$/, render: renderHome, nav: "home" },
@@ -18,6 +18,7 @@ const ROUTES = [
   { path: /^tx\/(\w+)$/, render: renderTransaction },
   { path: /^address\/(\w+)$/, render: renderAccount },
   { path: /^network$/, render: renderNetwork, nav: "network", networkOnly: true },
+  { path: /^validators\/(\w+)$/, render: renderValidators, nav: "network", networkOnly: true },
   { path: /^search\/(.*)$/, render: renderSearch },
 ];
 

@@ -1,10 +1,23 @@
 // Network nodes only (the peerchain_ methods): the network page (consensus state,
 // validators of the current height, open governance proposals with their votes, peers,
-// a peer graph and the evidence of double signing) and the commit certificate of a
-// block, against the set of its height.
+// a peer graph and the evidence of double signing), the validator set of any height
+// with what changed there, and the commit certificate of a block, against the set of
+// its height.
 
-import { batch } from "./rpc.js";
-import { addressLink, badge, el, fields, mono, num, panel, svg, table } from "./dom.js";
+import { batch, call, RpcError } from "./rpc.js";
+import {
+  addressLink,
+  badge,
+  blockLink,
+  el,
+  fields,
+  mono,
+  notice,
+  num,
+  panel,
+  svg,
+  table,
+} from "./dom.js";
 import {
   describeStep,
   formatInteger,
@@ -75,7 +88,10 @@ export async function renderNetwork(page) {
       table([num("#"), "Address", num("Power"), num("Share"), ""], validatorRows, {
         empty: "No validators.",
       }),
-      `height ${toNumber(state.height)}, total power ${formatInteger(total)}`,
+      [
+        `height ${toNumber(state.height)}, total power ${formatInteger(total)} · `,
+        el("a", { href: `#/validators/${toNumber(state.height)}` }, "by height"),
+      ],
     ),
     panel(
       "Open proposals",
@@ -232,6 +248,84 @@ function peerGraph(peers, height) {
   );
 }
 
+// --- Validator set of a height ----------------------------------------------------------
+
+/** The set of height `id` (it signs block `id`), with what changed from the height
+ * before: a change decided in block H takes effect at H + 2. */
+export async function renderValidators(page, id) {
+  if (!/^\d+$/.test(id)) return page.show(notice("Not a height", id));
+  const height = Math.max(Number(id), 1);
+  const [set, before, next] = await Promise.all([
+    setOf(height),
+    height > 1 ? setOf(height - 1) : null,
+    setOf(height + 1),
+  ]);
+  page.title(`Validators of height ${height}`);
+  const pager = el(
+    "span",
+    { class: "pager" },
+    height > 1 ? el("a", { href: `#/validators/${height - 1}` }, "‹ previous") : null,
+    next ? el("a", { href: `#/validators/${height + 1}` }, "next ›") : null,
+  );
+  if (!set) {
+    page.show(
+      el("h1", null, `Validators of height ${formatInteger(height)}`, pager),
+      notice("Not known yet", `Block ${height - 2} decides this set; it is not committed yet.`),
+    );
+    return page.onHead(() => page.refresh());
+  }
+  const power = (list) => new Map(list.map((v) => [v.address.toLowerCase(), toBigInt(v.power)]));
+  const now = power(set);
+  const then = before ? power(before) : now;
+  const total = [...now.values()].reduce((a, b) => a + b, 0n);
+  const change = (address) => {
+    if (!then.has(address)) return badge("added", "ok");
+    const old = then.get(address);
+    const current = now.get(address);
+    if (current === undefined) return badge("removed", "bad");
+    if (old === current) return null;
+    return badge(`power ${formatInteger(old)} → ${formatInteger(current)}`, "info");
+  };
+  const everyone = [...now.keys(), ...[...then.keys()].filter((a) => !now.has(a))];
+  const rows = everyone.map((address, i) => [
+    now.has(address) ? String(i) : "—",
+    addressLink(address),
+    now.has(address) ? formatInteger(now.get(address)) : "—",
+    now.has(address) ? formatPercent(now.get(address), total) : "—",
+    change(address),
+  ]);
+  const changed = rows.some((row) => row[4] !== null);
+  page.show(
+    el("h1", null, `Validators of height ${formatInteger(height)}`, pager),
+    panel(
+      "Validator set",
+      [
+        fields([
+          ["Signs", ["block ", blockLink(height, formatInteger(height))]],
+          [
+            "Changed here",
+            changed
+              ? [badge("yes", "info"), " decided in block ", blockLink(height - 2)]
+              : el("span", { class: "muted" }, height > 1 ? "no" : "the genesis set"),
+          ],
+        ]),
+        table([num("#"), "Address", num("Power"), num("Share"), "Change"], rows),
+      ],
+      `${now.size} validators, total power ${formatInteger(total)}`,
+    ),
+  );
+}
+
+/** The set of `height` ([{address, power}]), or null while the node cannot know it. */
+async function setOf(height) {
+  try {
+    return await call("peerchain_validators", toHex(height));
+  } catch (error) {
+    if (error instanceof RpcError && error.code !== null) return null;
+    throw error;
+  }
+}
+
 // --- Commit certificate -----------------------------------------------------------------
 
 /** The panel of a block's commit certificate: who signed, with how much power, and
@@ -285,7 +379,10 @@ export async function commitPanel(block) {
       ]),
       table(["Validator", num("Power"), "Vote", "Signature"], rows),
     ],
-    `${signed.size} precommits`,
+    [
+      `${signed.size} precommits · `,
+      el("a", { href: `#/validators/${Math.max(number, 1)}` }, "validator set"),
+    ],
   );
 }
 
