@@ -155,7 +155,7 @@ def test_validator_set_of_each_height_with_what_changed_there(network: Served) -
     assert 'href="#/validators/5"' in dom and 'href="#/validators/7"' in dom
     dom = render(network, "/validators/5")
     assert "4 validators, total power 40" in dom and ">removed<" not in dom
-    assert "Changed here" in dom and "<dd><span class=\"muted\">no</span></dd>" in dom
+    assert "Changed here" in dom and '<dd><span class="muted">no</span></dd>' in dom
     dom = render(network, "/validators/101")
     assert "Not known yet" in dom and "Block 99 decides this set" in dom
     assert 'href="#/validators/102"' not in dom

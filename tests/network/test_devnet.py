@@ -272,6 +272,9 @@ def test_a_peer_claiming_a_height_it_cannot_serve_does_not_stop_consensus(
         try:
             # Stay connected and answer no block request while the network goes on.
             await asyncio.to_thread(devnet.wait_for_height, [target], start + 4, 60)
+            # Its claim is beyond what any chain can have reached: operators never see it.
+            metrics = await asyncio.to_thread(scrape, devnet.nodes[target].rpc_url)
+            assert metrics["ethereum_best_known_block_number"][()] < start + 1000
         finally:
             liar.close()
 

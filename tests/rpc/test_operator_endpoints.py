@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,11 @@ from peerchain.core.faults import corrupted
 from peerchain.core.genesis import dev_genesis
 from peerchain.core.transactions import UnsignedTransaction, sign_transaction
 from peerchain.drivers.storage import LmdbStore
+from peerchain.node import metrics as metrics_module
+from peerchain.node.chainapp import highest_possible
 from peerchain.node.devnode import DevNode
 from peerchain.node.ledger import Ledger
+from peerchain.node.metrics import NodeMetrics, NodeSample
 from peerchain.node.view import NodeHealth
 from peerchain.rpc.health import readiness
 from peerchain.rpc.server import serve_operator
@@ -237,3 +241,47 @@ def test_the_operator_address_serves_metrics_health_and_readiness_alone(
             await server.close()
 
     asyncio.run(scenario())
+
+
+def test_scrapes_render_off_the_loop_and_those_arriving_together_share_one_rendering(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    metrics = NodeMetrics()
+    sampled: list[str] = []
+    rendered: list[str] = []
+
+    def sample() -> NodeSample:
+        sampled.append(threading.current_thread().name)
+        return NodeSample(len(sampled), len(sampled), 0, 0, 0, False)
+
+    def rendering(registry: Any) -> bytes:
+        rendered.append(threading.current_thread().name)
+        return real(registry)  # type: ignore[no-any-return]
+
+    real = metrics_module.generate_latest
+    monkeypatch.setattr(metrics_module, "generate_latest", rendering)
+    metrics.sample_from(sample)
+
+    async def scrapes(count: int) -> list[bytes]:
+        return [body for body, _ in await asyncio.gather(*(metrics.render() for _ in range(count)))]
+
+    loop_thread = threading.current_thread().name
+    first = asyncio.run(scrapes(5))
+    assert len(set(first)) == 1 and b"ethereum_blockchain_height 1.0" in first[0]
+    assert sampled == [loop_thread]  # the node is read once, on the event loop's thread
+    assert len(rendered) == 1 and rendered[0] != loop_thread  # the text on another one
+    second = asyncio.run(scrapes(1))
+    assert b"ethereum_blockchain_height 2.0" in second[0] and len(rendered) == 2
+
+
+@pytest.mark.parametrize(
+    ("head_age", "claim", "believed"),
+    [(0, 10, True), (0, 15, True), (0, 16, False), (100, 115, True), (100, 10**9, False)],
+)
+def test_a_claimed_height_is_believed_only_if_a_chain_could_have_reached_it(
+    head_age: int, claim: int, believed: bool
+) -> None:
+    """Timestamps grow by at least a second a block, and none is more than 15 s ahead."""
+    now = 1_750_000_000.0
+    limit = highest_possible(0, int(now) - head_age, now)
+    assert (claim <= limit) is believed, limit

@@ -60,6 +60,14 @@ MIN_BLOCK_TXS = 64
 VALUE_VERDICTS = 64
 
 
+def highest_possible(number: int, timestamp: int, now: float) -> int:
+    """The highest block a chain whose block `number` has `timestamp` can hold at time
+    `now`: each block's timestamp is above its parent's, and validators refuse one more
+    than `MAX_CLOCK_DRIFT` seconds ahead of their clocks. A peer's claim above it is a
+    lie (or a clock far off) that no certificate can back."""
+    return number + max(0, int(now + MAX_CLOCK_DRIFT - timestamp))
+
+
 def certificate_key(height: int) -> bytes:
     """Meta key of the commit certificate of block `height`."""
     return b"cert:" + height.to_bytes(8, "big")

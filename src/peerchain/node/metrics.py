@@ -2,7 +2,8 @@
 
 Each node keeps its metrics in its own `CollectorRegistry`, never the library's global
 one, so that several nodes in one process (tests, the simulator) keep theirs apart.
-`NodeMetrics.render()` is the text exposition served at `/metrics`.
+`NodeMetrics.render()` is the text exposition served at `/metrics` (made off the event
+loop).
 
 Read from the node at each scrape (`NodeSample`), as gauges:
 - EIP-2159: `ethereum_blockchain_height`, `ethereum_best_known_block_number`,
@@ -30,6 +31,7 @@ Counted as things happen:
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -80,13 +82,18 @@ def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
 
 
 class _SampleCollector(Collector):
-    """Gauges read from the node when Prometheus scrapes."""
+    """Gauges read from the node when Prometheus scrapes: `take` reads them (on the
+    node's event loop), `collect` reports what was taken, from any thread."""
 
     def __init__(self, sample: Callable[[], NodeSample]) -> None:
         self._sample = sample
+        self._taken: NodeSample | None = None
+
+    def take(self) -> None:
+        self._taken = self._sample()
 
     def collect(self) -> Iterable[Metric]:
-        s = self._sample()
+        s = self._taken if self._taken is not None else self._sample()
         yield _gauge(
             "ethereum_blockchain_height", "The current height of the canonical chain", s.height
         )
@@ -201,14 +208,27 @@ class NodeMetrics:
             registry=r,
         )
         self._last_timestamp: int | None = None
+        self._samples: _SampleCollector | None = None
+        self._rendering: asyncio.Future[bytes] | None = None
 
     def sample_from(self, sample: Callable[[], NodeSample]) -> None:
         """Read the gauges from `sample()` at each scrape (the node calls this once)."""
-        self.registry.register(_SampleCollector(sample))
+        self._samples = _SampleCollector(sample)
+        self.registry.register(self._samples)
 
-    def render(self) -> tuple[bytes, str]:
-        """The Prometheus text exposition of every metric, and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+    async def render(self) -> tuple[bytes, str]:
+        """The Prometheus text exposition of every metric, and its content type.
+
+        The node's gauges are read on the calling (event loop) thread; the text, tens of
+        milliseconds for a busy node's histograms, is made on a worker thread, and
+        scrapes that arrive meanwhile share it, so scrapes cannot hold the loop."""
+        if self._rendering is None:
+            if self._samples is not None:
+                self._samples.take()
+            rendering = asyncio.ensure_future(asyncio.to_thread(generate_latest, self.registry))
+            self._rendering = rendering
+            rendering.add_done_callback(lambda _: setattr(self, "_rendering", None))
+        return await asyncio.shield(self._rendering), CONTENT_TYPE_LATEST
 
     # --- consensus ------------------------------------------------------------------------
     def block_committed(self, header: Header) -> None:

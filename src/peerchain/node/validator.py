@@ -61,7 +61,7 @@ from peerchain.core.p2p.scoring import Offence
 from peerchain.core.transactions import decode_transaction
 from peerchain.execution.engine import ExecutedBlock
 from peerchain.node.blocksync import sync_blocks
-from peerchain.node.chainapp import ChainApplication
+from peerchain.node.chainapp import ChainApplication, highest_possible
 from peerchain.node.chainview import ChainView
 from peerchain.node.events import EventHub
 from peerchain.node.evidence import EvidencePool
@@ -508,11 +508,11 @@ class ConsensusNode(ChainView):
     def health(self) -> NodeHealth:
         head = self.ledger.head.number
         sync = self._sync_status
-        best = max(
-            head,
-            sync.highest_block if sync is not None else head,
-            *self.network.peer_heights().values(),
-        )
+        # Heights peers announce, bounded by what a real chain can have reached by now.
+        limit = highest_possible(head, self.ledger.head.timestamp, self.clock.now())
+        claims = [*self.network.peer_heights().values()]
+        claims += [sync.highest_block] if sync is not None else []
+        best = max([head, *(claim for claim in claims if claim <= limit)])
         halted = self.reactor.halted
         halt = f"consensus halted: {halted}" if halted is not None else None
         fault = self.fault_line() or halt

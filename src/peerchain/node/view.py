@@ -152,7 +152,7 @@ class NodeHealth:
 class MetricsExporter(Protocol):
     """A node's metrics as JSON-RPC serves and feeds them (peerchain.node.metrics)."""
 
-    def render(self) -> tuple[bytes, str]:
+    async def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type."""
         ...
 

@@ -272,7 +272,7 @@ def _add_operator_routes(
         exporter = metrics
 
         async def scrape(request: web.Request) -> web.Response:
-            body, content_type = exporter.render()
+            body, content_type = await exporter.render()
             return web.Response(body=body, headers={"Content-Type": content_type})
 
         app.router.add_get("/metrics", scrape)
