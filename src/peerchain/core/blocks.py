@@ -39,6 +39,17 @@ class Header:
     requests_hash: bytes | None = None
 
 
+# The fields later forks added to the header, in header order: None where the fork has none.
+FORK_HEADER_FIELDS = (
+    "base_fee_per_gas",
+    "withdrawals_root",
+    "blob_gas_used",
+    "excess_blob_gas",
+    "parent_beacon_block_root",
+    "requests_hash",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Block:
     """A block: its header, its transactions in order, and its encoded form."""

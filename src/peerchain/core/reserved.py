@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from peerchain.core.blocks import Block, Header
+from peerchain.core.blocks import FORK_HEADER_FIELDS, Block, Header
 from peerchain.core.crypto import keccak256
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import ZERO_HASH
@@ -188,14 +188,7 @@ def encode_empty_block(header: Header) -> bytes:
         header.mix_hash,
         header.nonce,
     ]
-    for name in (
-        "base_fee_per_gas",
-        "withdrawals_root",
-        "blob_gas_used",
-        "excess_blob_gas",
-        "parent_beacon_block_root",
-        "requests_hash",
-    ):
+    for name in FORK_HEADER_FIELDS:
         value = getattr(header, name)
         if value is not None:
             items.append(encode_uint(value) if isinstance(value, int) else value)

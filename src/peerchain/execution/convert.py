@@ -8,7 +8,7 @@ from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth_typing import Address
 
-from peerchain.core.blocks import Header
+from peerchain.core.blocks import FORK_HEADER_FIELDS, Header
 from peerchain.core.transactions import Transaction
 
 
@@ -31,12 +31,7 @@ def header_from_evm(header: BlockHeaderAPI) -> Header:
         extra_data=header.extra_data,
         mix_hash=header.mix_hash,
         nonce=header.nonce,
-        base_fee_per_gas=_optional(header, "base_fee_per_gas"),
-        withdrawals_root=_optional(header, "withdrawals_root"),
-        blob_gas_used=_optional(header, "blob_gas_used"),
-        excess_blob_gas=_optional(header, "excess_blob_gas"),
-        parent_beacon_block_root=_optional(header, "parent_beacon_block_root"),
-        requests_hash=_optional(header, "requests_hash"),
+        **{name: _optional(header, name) for name in FORK_HEADER_FIELDS},
     )
 
 

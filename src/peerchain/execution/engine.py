@@ -41,7 +41,7 @@ from eth_typing import Address, BlockNumber, Hash32
 from eth_utils.exceptions import ValidationError
 from trie.exceptions import MissingTrieNode
 
-from peerchain.core.blocks import Block, Header, Receipt, TxLocation
+from peerchain.core.blocks import FORK_HEADER_FIELDS, Block, Header, Receipt, TxLocation
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.faults import FaultLatch, corrupted
@@ -925,14 +925,7 @@ def _evm_header_like(template: BlockHeaderAPI, header: Header) -> BlockHeaderAPI
         "mix_hash": header.mix_hash,
         "nonce": header.nonce,
     }
-    for name in (
-        "base_fee_per_gas",
-        "withdrawals_root",
-        "blob_gas_used",
-        "excess_blob_gas",
-        "parent_beacon_block_root",
-        "requests_hash",
-    ):
+    for name in FORK_HEADER_FIELDS:
         value = getattr(header, name)
         if value is not None and hasattr(template, name):
             fields[name] = value
