@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -108,14 +110,25 @@ class Clock:
         return 1_760_000_000.0
 
 
-def test_dev_node_logs_console_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    key = bytes([9]) * 32
-    sender = private_key_to_address(key)
+KEY = bytes([9]) * 32
+SENDER = private_key_to_address(KEY)
+
+
+@contextmanager
+def _dev_node(tmp_path: Path) -> Iterator[DevNode]:
+    """An automining dev node over LMDB whose one account is SENDER."""
     lmdb = LmdbStore(tmp_path / "lmdb")
     try:
-        node = DevNode(
-            Ledger(lmdb, dev_genesis(1337, [sender], 10**24)), Clock(), [key], automine=True
+        yield DevNode(
+            Ledger(lmdb, dev_genesis(1337, [SENDER], 10**24)), Clock(), [KEY], automine=True
         )
+    finally:
+        lmdb.close()
+
+
+def test_dev_node_logs_console_lines(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    sender = SENDER
+    with _dev_node(tmp_path) as node:
         code, greet = _contract()
         asyncio.run(node.send_transaction(CallRequest(sender=sender, data=code)))
         receipt = node.get_block_receipts(node.ledger.head.hash)[0]
@@ -124,8 +137,6 @@ def test_dev_node_logs_console_lines(tmp_path: Path, caplog: pytest.LogCaptureFi
             asyncio.run(node.send_transaction(call))
         lines = [r.getMessage() for r in caplog.records if r.name == "peerchain.console"]
         assert [line.lower() for line in lines] == [f"sent 12 wei to 0x{sender.hex()}"]
-    finally:
-        lmdb.close()
 
 
 def test_dev_node_logs_console_lines_of_calls(
@@ -133,13 +144,8 @@ def test_dev_node_logs_console_lines_of_calls(
 ) -> None:
     """In process (the queries run inline): a call's lines are logged once, also when it
     reverts; an estimate logs those of one run, not of each of its trials."""
-    key = bytes([9]) * 32
-    sender = private_key_to_address(key)
-    lmdb = LmdbStore(tmp_path / "lmdb")
-    try:
-        node = DevNode(
-            Ledger(lmdb, dev_genesis(1337, [sender], 10**24)), Clock(), [key], automine=True
-        )
+    sender = SENDER
+    with _dev_node(tmp_path) as node:
         code, greet = _contract()
         _, fail = _contract("greet_and_fail")
         asyncio.run(node.send_transaction(CallRequest(sender=sender, data=code)))
@@ -158,5 +164,3 @@ def test_dev_node_logs_console_lines_of_calls(
         assert [line.lower() for line in lines] == [
             f"sent {amount} wei to 0x{sender.hex()}" for amount in (1, 2, 3)
         ]
-    finally:
-        lmdb.close()
