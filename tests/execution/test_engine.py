@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import coincurve
 import pytest
 import rlp
 from eth.vm.forks.cancun.constants import BEACON_ROOTS_ADDRESS, BEACON_ROOTS_CONTRACT_CODE
@@ -18,7 +21,12 @@ from peerchain.core.crypto import keccak256
 from peerchain.core.fees import next_base_fee
 from peerchain.core.genesis import GenesisAccount
 from peerchain.core.kv import apply_changes
-from peerchain.core.transactions import Authorization, UnsignedTransaction, sign_transaction
+from peerchain.core.transactions import (
+    Authorization,
+    UnsignedTransaction,
+    decode_transaction,
+    sign_transaction,
+)
 from peerchain.execution.engine import EmptyStore, ExecutionEngine, InvalidBlock
 
 from .conftest import (
@@ -263,3 +271,30 @@ def test_an_executed_block_is_read_back_from_memory_once_stored(chain: DictChain
     fresh = ExecutionEngine(chain.store, chain.genesis)
     assert fresh.get_block_by_hash(built.block.hash) == built.block
     assert fresh.get_receipts(built.block.hash) == built.receipts
+
+
+def test_each_sender_is_recovered_once_per_node(
+    chain: DictChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Admission recovers a sender; building a block and importing one whose
+    transactions the mempool already holds recover none again, py-evm's included."""
+    signed = [sign(k, 0, to=RECIPIENT, value=1) for k in range(3)]
+    recoveries: list[bytes] = []
+    original = coincurve.PublicKey.from_signature_and_message
+
+    def counting(signature: bytes, message: bytes, hasher: Any = None) -> coincurve.PublicKey:
+        recoveries.append(message)
+        return original(signature, message, hasher=hasher)
+
+    monkeypatch.setattr(coincurve.PublicKey, "from_signature_and_message", counting)
+    admitted = [decode_transaction(tx.raw, CHAIN_ID) for tx in signed]
+    assert len(recoveries) == 3
+    built = chain.build(admitted)
+    assert len(built.receipts) == 3 and len(recoveries) == 3
+    validator = DictChain(chain.genesis)
+    known = {tx.hash: tx for tx in admitted}
+    assert validator.engine.execute_block(built.block.rlp, known).block == built.block
+    assert len(recoveries) == 3
+    # A block from a stranger: each sender recovered once, by the decoder.
+    assert DictChain(chain.genesis).engine.execute_block(built.block.rlp).block == built.block
+    assert len(recoveries) == 6

@@ -106,5 +106,5 @@ def test_the_vms_execute_on_the_state_layer(fork: str) -> None:
     from peerchain.execution.accountdb import AccountDB
     from peerchain.execution.vm import FORKS
 
-    for vm in (FORKS[fork].vm, FORKS[fork].building_vm):
+    for vm in (FORKS[fork].vm, FORKS[fork].dev_vm):
         assert vm.get_state_class().get_account_db_class() is AccountDB

@@ -166,7 +166,7 @@ class ExecutionEngine:
         self._dev = dev
         self._machine = FORKS[genesis.fork]
         self._vm = self._machine.vm
-        self._building_vm = self._machine.dev_building_vm if dev else self._machine.building_vm
+        self._building_vm = self._machine.dev_vm if dev else self._machine.vm
         self._chain_class = self._machine.chain_class(genesis.chain_id)
         self._chain_context = ChainContext(genesis.chain_id)
         self._states = StateCache()
