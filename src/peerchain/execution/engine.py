@@ -83,6 +83,7 @@ from peerchain.execution.simulate import simulate_blocks
 from peerchain.execution.statecache import StateCache
 from peerchain.execution.tracing.console import ConsoleLines
 from peerchain.execution.tracing.console import capturing as console_capturing
+from peerchain.execution.tracing.console import sink_to as console_sink
 from peerchain.execution.transition import AppliedBlock, apply_block
 from peerchain.execution.trie import MissingNode
 from peerchain.execution.vm import FORKS
@@ -167,6 +168,9 @@ class ExecutionEngine:
         self._machine = FORKS[genesis.fork]
         self._vm = self._machine.vm
         self._building_vm = self._machine.dev_vm if dev else self._machine.vm
+        # The VMs that hand console.log texts to the sink set around an execution.
+        self._console_vm = console_capturing(self._building_vm)
+        self._console_call_vm = console_capturing(self._vm)
         self._chain_class = self._machine.chain_class(genesis.chain_id)
         self._chain_context = ChainContext(genesis.chain_id)
         self._states = StateCache()
@@ -303,7 +307,6 @@ class ExecutionEngine:
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
         console: list[str] = []
-        vm_class = console_capturing(self._building_vm, console.append)
         builder = self._vm.get_transaction_builder()
         candidates: list[Transaction] = []
         evm_txs = []
@@ -318,16 +321,17 @@ class ExecutionEngine:
             candidates.append(tx)
             evm_txs.append(evm_tx)
         try:
-            applied = apply_block(
-                vm_class,
-                db,
-                header,
-                evm_txs,
-                [tx.raw for tx in candidates],
-                self._no_withdrawals,
-                chain_id=self.chain_id,
-                skip_invalid=True,
-            )
+            with console_sink(console.append):
+                applied = apply_block(
+                    self._console_vm,
+                    db,
+                    header,
+                    evm_txs,
+                    [tx.raw for tx in candidates],
+                    self._no_withdrawals,
+                    chain_id=self.chain_id,
+                    skip_invalid=True,
+                )
         except ValidationError as exc:
             raise InvalidBlock(_reason(exc)) from exc
         included = tuple(candidates[i] for i in applied.included)
@@ -738,7 +742,8 @@ class ExecutionEngine:
         state, request = self._call_state(
             request, header, state_overrides, block_overrides, gas_cap, console
         )
-        return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
+        with console_sink(console.append if console is not None else None):
+            return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
 
     @_missing_is_fault
     def estimate_gas(
@@ -761,7 +766,8 @@ class ExecutionEngine:
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        return calls.estimate_gas(state, builder, request, _gas(request), floor, console)
+        with console_sink(console.append if console is not None else None):
+            return calls.estimate_gas(state, builder, request, _gas(request), floor, console)
 
     def create_access_list(
         self, request: CallRequest, header: Header, gas_cap: int | None = None
@@ -808,7 +814,8 @@ class ExecutionEngine:
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
+        with console_sink(console.append if console is not None else None):
+            return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
 
     @_missing_is_fault
     def simulate(
@@ -823,18 +830,19 @@ class ExecutionEngine:
         within `gas_cap` together, their console.log lines going to `console`. Raises
         SimulateError."""
         chain, _ = self._open()
-        vm = self._vm if console is None else console_capturing(self._vm, console.append)
+        vm = self._vm if console is None else self._console_call_vm
         base = self._evm_header_of(chain, header)
-        return simulate_blocks(
-            vm,
-            chain.chaindb,
-            self._chain_context,
-            chain.consensus_context,
-            base,
-            plan,
-            options,
-            gas_cap,
-        )
+        with console_sink(console.append if console is not None else None):
+            return simulate_blocks(
+                vm,
+                chain.chaindb,
+                self._chain_context,
+                chain.consensus_context,
+                base,
+                plan,
+                options,
+                gas_cap,
+            )
 
     def _evm_header_of(self, chain: Chain, header: Header) -> BlockHeaderAPI:
         """py-evm's header of `header`, also of one that is not stored (a pending block,
@@ -861,7 +869,7 @@ class ExecutionEngine:
         chain, _ = self._open()
         evm_header = self._evm_header_of(chain, header)
         state = calls.call_state(
-            self._vm if console is None else console_capturing(self._vm, console.append),
+            self._vm if console is None else self._console_call_vm,
             chain.chaindb,
             evm_header,
             self._chain_context,

@@ -3,9 +3,10 @@
 Contracts that import hardhat/console.sol (or forge-std's console) make a static call to
 0x000000000000000000636F6e736F6c652e6c6f67 with the ABI-encoded arguments of one of
 console.sol's `log*` functions. The address has no code, so the call does nothing on
-chain; a dev node shows the text, as Hardhat and Anvil do. `capturing(vm_class, sink)`
-makes a VM class that hands each such call's text to `sink`; `decode_console_call`
-turns calldata into the line Hardhat prints (its util.format rules for %s, %d, %i, %o).
+chain; a dev node shows the text, as Hardhat and Anvil do. `capturing(vm_class)` is a
+VM class that hands each such call's text to the sink set around the execution by
+`sink_to`; `decode_console_call` turns calldata into the line Hardhat prints (its
+util.format rules for %s, %d, %i, %o).
 
 Calls, estimates and traced calls run in query workers: `printing(engine, method, ...)`
 runs one of the engine's methods with a bounded `ConsoleLines` collector and answers a
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -136,13 +139,31 @@ def decode_console_call(data: bytes) -> str | None:
     return _format(values)
 
 
-def capturing(vm_class: Any, sink: Callable[[str], None]) -> Any:
-    """`vm_class` with every console.log call's text handed to `sink` as it runs."""
+# The sink of the execution running in this thread or task, if any.
+_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("console_sink", default=None)
+
+
+@contextmanager
+def sink_to(sink: Callable[[str], None] | None) -> Iterator[None]:
+    """Hand the console.log texts of executions by `capturing` VMs inside the block (in
+    this thread or task) to `sink` (to nothing if None)."""
+    token = _SINK.set(sink)
+    try:
+        yield
+    finally:
+        _SINK.reset(token)
+
+
+def capturing(vm_class: Any) -> Any:
+    """`vm_class` with every console.log call's text handed to the current `sink_to`
+    sink as it runs. Make it once and keep it: creating the classes costs more than
+    executing a block of one transfer."""
     state_class = vm_class.get_state_class()
     base: Any = state_class.computation_class
 
     def generate_child_computation(self: Any, child_msg: MessageAPI) -> ComputationAPI:
-        if child_msg.code_address == CONSOLE_ADDRESS:
+        sink = _SINK.get() if child_msg.code_address == CONSOLE_ADDRESS else None
+        if sink is not None:
             text = decode_console_call(bytes(child_msg.data))
             if text is not None:
                 sink(text)
