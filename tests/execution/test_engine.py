@@ -261,11 +261,16 @@ def test_py_evm_recovers_signatures_with_coincurve() -> None:
 def test_an_executed_block_is_read_back_from_memory_once_stored(chain: DictChain) -> None:
     built = chain.build([sign(0, 0, to=RECIPIENT, value=1)])
     # Not stored yet: reads do not see it.
+    number = built.block.header.number
     assert chain.engine.get_block_by_hash(built.block.hash) is None
+    assert chain.engine.get_block_by_number(number) is None
+    assert chain.engine.get_header_by_number(number) is None
     assert chain.engine.get_receipts(built.block.hash) == ()
     apply_changes(chain.store, built.changes)
     # Stored: the very values execution produced, without decoding them again.
     assert chain.engine.get_block_by_hash(built.block.hash) is built.block
+    assert chain.engine.get_block_by_number(number) is built.block
+    assert chain.engine.get_header_by_number(number) is built.block.header
     assert chain.engine.get_receipts(built.block.hash) is built.receipts
     # A fresh engine over the same store reads equal values from the store.
     fresh = ExecutionEngine(chain.store, chain.genesis)

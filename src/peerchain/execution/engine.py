@@ -52,6 +52,7 @@ from peerchain.core.queries import AccountProof, BlockOverrides, CallRequest, St
 from peerchain.core.rlp import (
     LIBRARY_ERRORS,
     decode_object,
+    decode_rlp,
     decode_uint,
     encode_object,
     encode_rlp,
@@ -234,6 +235,29 @@ class ExecutionEngine:
     def _open(self) -> tuple[Chain, dict[bytes, bytes | None]]:
         db, overlay = open_overlay(self._reader, self._states)
         return self._chain_class(db), overlay.changes
+
+    def _chaindb(self) -> ChainDB:
+        """py-evm's chain records over the store, for reads (cheaper than a Chain)."""
+        return ChainDB(open_overlay(self._reader, self._states)[0])
+
+    def _kept(self, block_hash: bytes | None) -> Block | None:
+        """The block kept since its execution, once its header is in the store (py-evm
+        keeps a header under its hash); else None."""
+        if block_hash is None:
+            return None
+        block = self._blocks.peek(block_hash)
+        if block is None or self._reader.get(block_hash) is None:
+            return None
+        return block
+
+    def _canonical_hash(self, number: int) -> bytes | None:
+        """The canonical block hash at `number` from its lookup record, or None."""
+        key = SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number))
+        raw = self._reader.get(key)
+        if raw is None:
+            return None
+        block_hash = decode_rlp(raw)
+        return block_hash if isinstance(block_hash, bytes) else None
 
     def _evm_header(self, chaindb: ChainDatabaseAPI, block_hash: bytes) -> BlockHeaderAPI:
         try:
@@ -539,6 +563,9 @@ class ExecutionEngine:
     # --- chain reads ------------------------------------------------------------
     def get_block_by_hash(self, block_hash: bytes) -> Block | None:
         """A stored block (canonical or not), or None."""
+        kept = self._kept(block_hash)
+        if kept is not None:
+            return kept
         chain, _ = self._open()
         try:
             header = chain.chaindb.get_block_header_by_hash(Hash32(block_hash))
@@ -548,6 +575,9 @@ class ExecutionEngine:
 
     def get_block_by_number(self, number: int) -> Block | None:
         """The canonical block at `number`, or None."""
+        kept = self._kept(self._canonical_hash(number))
+        if kept is not None:
+            return kept
         chain, _ = self._open()
         try:
             header = chain.get_canonical_block_header_by_number(BlockNumber(number))
@@ -576,6 +606,9 @@ class ExecutionEngine:
 
     def get_header_by_number(self, number: int) -> Header | None:
         """The canonical header at `number` (no body read), or None."""
+        kept = self._kept(self._canonical_hash(number))
+        if kept is not None:
+            return kept.header
         chain, _ = self._open()
         try:
             header = chain.get_canonical_block_header_by_number(BlockNumber(number))
@@ -597,10 +630,10 @@ class ExecutionEngine:
 
     def get_transaction_location(self, tx_hash: bytes) -> TxLocation | None:
         """Where a canonical transaction sits, or None."""
-        chain, _ = self._open()
+        chaindb = self._chaindb()
         try:
-            number, index = chain.chaindb.get_transaction_index(Hash32(tx_hash))
-            block_hash = chain.chaindb.get_canonical_block_hash(number)
+            number, index = chaindb.get_transaction_index(Hash32(tx_hash))
+            block_hash = chaindb.get_canonical_block_hash(number)
         except (TransactionNotFound, HeaderNotFound):
             return None
         return TxLocation(block_hash=block_hash, block_number=number, index=index)
