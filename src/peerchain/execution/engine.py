@@ -181,6 +181,7 @@ class ExecutionEngine:
         self._no_withdrawals: tuple[bytes, ...] | None = () if has_withdrawals else None
         self._blocks: Lru[bytes, Block] = Lru(_CACHE_SIZE)
         self._receipts: Lru[bytes, tuple[Receipt, ...]] = Lru(_CACHE_SIZE)
+        self._evm_headers: Lru[bytes, BlockHeaderAPI] = Lru(_CACHE_SIZE)
 
     # --- genesis ------------------------------------------------------------
     @property
@@ -260,6 +261,11 @@ class ExecutionEngine:
         return block_hash if isinstance(block_hash, bytes) else None
 
     def _evm_header(self, chaindb: ChainDatabaseAPI, block_hash: bytes) -> BlockHeaderAPI:
+        """py-evm's header of a stored block: the one its execution made while kept, else
+        decoded from `chaindb`. Raises InvalidBlock for an unknown block."""
+        kept = self._evm_headers.peek(block_hash)
+        if kept is not None and self._reader.get(block_hash) is not None:
+            return kept
         try:
             return chaindb.get_block_header_by_hash(Hash32(block_hash))
         except HeaderNotFound:
@@ -396,13 +402,15 @@ class ExecutionEngine:
         except InvalidBody as exc:
             raise InvalidBlock(f"block {number}: {exc}") from exc
         db, overlay = open_overlay(self._reader, self._states)
-        chaindb = ChainDB(db)
-        if not chaindb.header_exists(given.parent_hash):
-            raise InvalidBlock(f"unknown parent 0x{given.parent_hash.hex()} of block {number}")
+        try:
+            evm_parent = self._evm_header(ChainDB(db), given.parent_hash)
+        except InvalidBlock:
+            raise InvalidBlock(
+                f"unknown parent 0x{given.parent_hash.hex()} of block {number}"
+            ) from None
         transactions = self._decode_raw_transactions(parts.transactions, known or {}, number)
         evm_txs = self._evm_transactions(transactions, number)
         try:
-            evm_parent = chaindb.get_block_header_by_hash(given.parent_hash)
             header = self._vm.create_header_from_parent(
                 evm_parent,
                 coinbase=given.coinbase,
@@ -449,6 +457,7 @@ class ExecutionEngine:
         (encoded unless `block_rlp` is given)."""
         header = applied.header
         header_rlp = encode_object(header)
+        self._evm_headers.put(header.hash, header)
 
         def evm_block() -> Any:
             block_class = self._vm.get_block_class()
