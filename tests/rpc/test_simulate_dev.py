@@ -190,6 +190,13 @@ def test_calls_share_the_gas_cap_and_requests_are_bounded(chain: Chain) -> None:
     # refused before its blocks are read: a huge request costs no more than its body
     huge = chain.error(*[{"calls": "not even calls"}] * 100_000)
     assert huge == {"code": -38026, "message": "too many blocks"}
+    blob = {"from": SENDER, "to": OTHER, "blobVersionedHashes": ["0x01" + "00" * 31]}
+    refused = chain.error({"calls": [blob]})
+    assert (
+        refused["code"] == -32602 and "blobVersionedHashes is not supported" in refused["message"]
+    )
+    later = chain.error({"blockOverrides": {"blobBaseFee": "0x1"}})
+    assert later["code"] == -32602 and "blobBaseFee" in later["message"]
     assert chain.rpc.error("eth_simulateV1", {"blockStateCalls": []})["code"] == -32602
 
 

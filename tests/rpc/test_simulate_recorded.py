@@ -40,7 +40,7 @@ BLOCK_FIELDS = ("number", "timestamp", "gasLimit", "gasUsed", "baseFeePerGas", "
 
 # Recordings that do not apply to this node, and why.
 NOT_APPLICABLE = {
-    "ethSimulate-blobs": "blob transactions (blobVersionedHashes) are not supported",
+    "ethSimulate-blobs": "blob transactions (blobVersionedHashes) are refused, -32602",
 }
 _HASHES = "returns block hashes (BLOCKHASH), which hold the recorded chain's state roots"
 # Recordings that apply but whose answer differs from geth's here, and why: each must

@@ -37,6 +37,17 @@ from peerchain.rpc.errors import reverted_error, server_error
 from peerchain.rpc.eth import LATEST, resolve_ref
 
 _OPTIONS = ("traceTransfers", "validation", "returnFullTransactions")
+# Fields of blob and set-code transactions, and of blocks, that a simulation here cannot
+# honour: refused rather than ignored.
+_UNSUPPORTED_CALL = ("blobVersionedHashes", "blobs", "authorizationList")
+_UNSUPPORTED_BLOCK = ("blobBaseFee", "withdrawals")
+
+
+def _supported(value: dict[str, Any], names: tuple[str, ...], where: str) -> dict[str, Any]:
+    for name in names:
+        if value.get(name) is not None:
+            raise InvalidValue(f"{where}{name} is not supported by eth_simulateV1 here")
+    return value
 
 
 def _block_state_calls(value: Any) -> BlockStateCalls:
@@ -47,6 +58,11 @@ def _block_state_calls(value: Any) -> BlockStateCalls:
         raise InvalidValue("calls: expected an array of calls")
     overrides = value.get("blockOverrides")
     state = value.get("stateOverrides")
+    if isinstance(overrides, dict):
+        _supported(overrides, _UNSUPPORTED_BLOCK, "blockOverrides.")
+    for call in calls:
+        if isinstance(call, dict):
+            _supported(call, _UNSUPPORTED_CALL, "calls: ")
     return BlockStateCalls(
         block_overrides=None if overrides is None else parse_block_overrides(overrides),
         state_overrides=() if state is None else parse_state_overrides(state),
