@@ -1,10 +1,12 @@
 """Heavy queries in worker processes over a real LMDB store: answers, the EVM timeout,
-the gas cap, the limit on calls at once, recycling a stuck worker, and shutdown."""
+the gas cap, the limit on calls at once, recycling a stuck worker, a worker slow to
+start, and shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import pickle
 from pathlib import Path
@@ -28,7 +30,13 @@ from peerchain.execution.calls import GasEstimate
 from peerchain.execution.engine import ExecutionEngine
 from peerchain.node.ledger import Ledger
 from peerchain.node.queries import QueryLimits, QueryPool
-from peerchain.testing.queries import ENDLESS_LOOP, ignore_deadline, loop_code, worker_pid
+from peerchain.testing.queries import (
+    ENDLESS_LOOP,
+    ignore_deadline,
+    loop_code,
+    slow_engine,
+    worker_pid,
+)
 
 MAX_GAS = 2**64 - 1
 
@@ -115,6 +123,30 @@ def test_stuck_worker_is_replaced_and_close_cuts_off_a_running_call(tmp_path: Pa
             continue
         if f"PPid:\t{os.getpid()}\n" in status and b"queryworker" in cmdline:
             assert "State:\tZ" in status, f"query worker {pid} still running"
+
+
+def test_a_worker_slower_to_start_than_its_timeout_is_waited_for_not_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On a busy machine a worker (at its lower priority) may take minutes to open the
+    chain: one restarted from scratch each time it passed the start timeout would never
+    be ready."""
+    pool = QueryPool(functools.partial(slow_engine, 2.0), workers=1, start_timeout=0.2)
+
+    async def scenario() -> tuple[int, int]:
+        await pool.start()
+        try:
+            first = await asyncio.wait_for(pool.run(worker_pid), 60)
+            return first, await pool.run(worker_pid)
+        finally:
+            await pool.close()
+
+    with caplog.at_level(logging.WARNING, logger="peerchain.node.queries"):
+        first, again = asyncio.run(scenario())
+    assert first == again != os.getpid()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("still starting after" in m for m in messages), messages
+    assert not any("failed to start" in m for m in messages), messages
 
 
 def test_errors_cross_from_a_worker_whole() -> None:

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # How long after its deadline a worker that has not answered is killed (seconds).
 KILL_GRACE = 2.0
-# How long a new worker may take to open the chain before it is given up (seconds).
+# How long a new worker may take to open the chain before the log says it is slow
+# (seconds); a worker still alive is waited for, not restarted (see `QueryPool`).
 START_TIMEOUT = 120.0
 # How long to wait before starting a worker again after one failed to start (seconds).
 RESTART_DELAY = 5.0
@@ -125,7 +126,14 @@ class _Worker:
 
 class QueryPool:
     """`workers` processes answering queries; `open_engine()` (it must pickle) opens the
-    engine each worker reads the chain with. Start it with `start`, end it with `close`."""
+    engine each worker reads the chain with. Start it with `start`, end it with `close`.
+
+    A new worker imports py-evm and opens the chain at its lower priority, which on a
+    busy machine takes minutes. One that is still alive after `start_timeout` seconds is
+    waited for (a warning is logged each time it passes): killing it and starting
+    another from scratch could only take longer, and under enough load no worker would
+    ever be ready. A worker that exits or fails while starting is replaced after
+    RESTART_DELAY."""
 
     def __init__(
         self,
@@ -133,10 +141,12 @@ class QueryPool:
         *,
         workers: int = 2,
         limits: QueryLimits | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
         if workers < 1:
             raise ValueError("a query pool needs at least one worker")
         self.limits = limits or QueryLimits()
+        self.start_timeout = start_timeout
         self._open_engine = open_engine
         self._size = workers
         self._idle: asyncio.Queue[_Worker | None] | None = None
@@ -161,7 +171,7 @@ class QueryPool:
         """The longest a query may wait for a free worker: every call ahead of it ran
         to its deadline."""
         rounds = math.ceil(self.limits.max_calls / self._size)
-        return rounds * (self.limits.timeout + KILL_GRACE) + START_TIMEOUT
+        return rounds * (self.limits.timeout + KILL_GRACE) + self.start_timeout
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._idle is None or self._closed:
@@ -244,10 +254,10 @@ class QueryPool:
         self._workers.add(worker)
         try:
             worker.conn.send_bytes(pickle.dumps(self._open_engine))
-            ready = await worker.receive(START_TIMEOUT)
+            ready = await self._started(worker)
             if ready != queryworker.READY:
                 raise OSError(f"unexpected first message {ready!r}")
-        except (TimeoutError, EOFError, OSError, pickle.UnpicklingError) as exc:
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
             log.error("a query worker failed to start (%s); trying again", exc or type(exc))
             worker.discard()
             self._workers.discard(worker)
@@ -255,6 +265,23 @@ class QueryPool:
                 self._start_worker(RESTART_DELAY)
             return
         self._release(worker)
+
+    async def _started(self, worker: _Worker) -> Any:
+        """The first message of a starting worker, waited for as long as it is alive.
+        Raises EOFError/OSError if it exits first."""
+        waited = 0.0
+        while True:
+            try:
+                return await worker.receive(self.start_timeout)
+            except TimeoutError:
+                if worker.process.poll() is not None:
+                    raise EOFError("the worker exited while starting") from None
+                waited += self.start_timeout
+                log.warning(
+                    "a query worker is still starting after %gs (the machine is busy: it "
+                    "runs at a lower CPU priority); heavy queries wait for it",
+                    waited,
+                )
 
     async def close(self) -> None:
         """Stop every worker (a query still running is cut off) and wait for them."""

@@ -37,3 +37,11 @@ def ignore_deadline(engine: Any, seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         pass
+
+
+def slow_engine(seconds: float) -> object:
+    """An engine opener (for `QueryPool`, through functools.partial) that takes `seconds`
+    to open, as a worker starting on a busy machine does; its engine answers no query
+    but those that ignore it (`worker_pid`)."""
+    time.sleep(seconds)
+    return object()
