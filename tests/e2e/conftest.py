@@ -26,13 +26,16 @@ class DevProcess:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def start(self, *extra: str) -> None:
+    def start(self, *extra: str, heavy_queries: bool = True) -> None:
+        """Start the node and wait until it serves JSON-RPC, and with `heavy_queries` until
+        it answers eth_call too (its query workers start later, at a lower priority)."""
         self.process = NodeProcess(
             ["dev", "--datadir", str(self.datadir), "--port", str(self.port), *extra],
             self.log,
             ready_marker="JSON-RPC:",
         ).start()
-        wait_for_heavy_queries(self.url)  # eth_call waits for worker processes
+        if heavy_queries:
+            wait_for_heavy_queries(self.url)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 def test_pending_transaction_survives_kill_9(dev_node: DevProcess) -> None:
     dev_node.process.stop()
-    dev_node.start("--block-time", "3600")  # interval mining: sent transactions stay pending
+    # Interval mining: sent transactions stay pending. No call here needs the query workers.
+    dev_node.start("--block-time", "3600", heavy_queries=False)
     w3 = Web3(Web3.HTTPProvider(dev_node.url, request_kwargs={"timeout": 10}))
     sender = Account.from_key(DEV_KEY_0)
     hashes = []
@@ -33,7 +34,7 @@ def test_pending_transaction_survives_kill_9(dev_node: DevProcess) -> None:
     head = w3.eth.block_number
     dev_node.process.kill()  # SIGKILL right after the last answer
 
-    dev_node.start("--block-time", "3600")
+    dev_node.start("--block-time", "3600", heavy_queries=False)
     w3 = Web3(Web3.HTTPProvider(dev_node.url, request_kwargs={"timeout": 10}))
     assert "3 pending transactions restored from the journal" in dev_node.process.output()
     assert w3.eth.block_number == head

@@ -100,9 +100,9 @@ class Devnet:
         return devnet
 
     # --- processes --------------------------------------------------------------------------
-    def start(self, *indexes: int, timeout: float = 60.0) -> None:
+    def start(self, *indexes: int, timeout: float = 120.0) -> None:
         """Start the given nodes (all validators if none given) and wait until each serves
-        JSON-RPC, heavy queries included."""
+        JSON-RPC (heavy queries may wait longer: `wait_for_heavy_queries`)."""
         chosen = indexes or tuple(range(len(self.nodes)))
         for index in chosen:
             node = self.nodes[index]
@@ -115,8 +115,12 @@ class Devnet:
             ).launch()
         for index in chosen:
             self.processes[index].wait_ready(timeout)
-        for index in chosen:  # heavy queries wait for worker processes that start later
-            wait_for_heavy_queries(self.nodes[index].rpc_url, 3 * timeout)
+
+    def wait_for_heavy_queries(self, indexes: Sequence[int]) -> None:
+        """Wait until each node of `indexes` answers eth_call (its query workers start at
+        a lower CPU priority after JSON-RPC, minutes later on a busy machine)."""
+        for index in indexes:
+            wait_for_heavy_queries(self.nodes[index].rpc_url)
 
     def kill(self, index: int) -> None:
         """SIGKILL one node, as in a crash."""
@@ -162,6 +166,13 @@ class Devnet:
     def block(self, index: int, number: int) -> dict[str, Any] | None:
         block = self.rpc(index, "eth_getBlockByNumber", hex(number), False)
         return None if block is None else dict(block)
+
+    def wait_for_rpc(self, indexes: Sequence[int], timeout: float) -> None:
+        """Wait until every node of `indexes` answers JSON-RPC (nodes started by others,
+        such as the devnet supervisor)."""
+        wait_until(
+            lambda: self.heights(indexes), timeout, f"nodes {list(indexes)} to answer JSON-RPC"
+        )
 
     def wait_for_height(self, indexes: Sequence[int], height: int, timeout: float) -> None:
         """Wait until every node of `indexes` has committed `height`."""

@@ -92,6 +92,7 @@ def _signers(devnet: Devnet, via: int, height: int) -> set[str]:
 
 
 def test_remove_two_run_on_two_then_add_one_back(devnet: Devnet) -> None:
+    devnet.wait_for_heavy_queries([0, 1, 2, 3])  # votes are sent with eth_estimateGas
     everyone = {_address(devnet, i) for i in range(4)}
     # Two votes of four: the proposal stays open with its tally.
     _vote(devnet, 0, "--remove", _address(devnet, 3))

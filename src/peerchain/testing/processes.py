@@ -80,7 +80,7 @@ class NodeProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self._ready = threading.Event()
 
-    def start(self, timeout: float = 60.0) -> NodeProcess:
+    def start(self, timeout: float = 120.0) -> NodeProcess:
         return self.launch().wait_ready(timeout)
 
     def launch(self) -> NodeProcess:
@@ -97,7 +97,7 @@ class NodeProcess:
         threading.Thread(target=self._pump, args=(self.proc, self._ready), daemon=True).start()
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> NodeProcess:
+    def wait_ready(self, timeout: float = 120.0) -> NodeProcess:
         """Wait for the ready marker; RuntimeError (with the log) if it never comes."""
         assert self.proc is not None, "launch() first"
         if not self._ready.wait(timeout) or self.proc.poll() is not None:
@@ -143,11 +143,11 @@ class NodeProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def wait_for_heavy_queries(url: str, timeout: float = 180.0) -> None:
+def wait_for_heavy_queries(url: str, timeout: float = 240.0) -> None:
     """Wait until the node at `url` answers an `eth_call`: it serves JSON-RPC before its
     query workers (processes at a lower CPU priority, see `node.queries`) have started,
-    which on a loaded machine takes longer than a client's timeout. Raises RuntimeError
-    after `timeout` seconds."""
+    which on a busy machine takes minutes, longer than a client's timeout. Raises
+    RuntimeError after `timeout` seconds."""
     body = json.dumps(
         {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [{"to": "0x" + "00" * 20}]}
     ).encode()
