@@ -19,6 +19,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[scenarios.Chain]
     try:
         net.start(*VALIDATORS)
         net.wait_for_height(VALIDATORS, 2, timeout=60)
+        net.wait_for_heavy_queries([1])  # the scenarios deploy and call through node 1
         w3 = net.web3(1)
 
         def advance(seconds: int) -> None:

@@ -37,6 +37,7 @@ def test_tutorial_runs_as_written(tmp_path: Path) -> None:
     try:
         net.start()
         net.wait_for_height((0, 1, 2, 3), 2, timeout=60)
+        net.wait_for_heavy_queries([0])  # the tutorial deploys and calls through node 0
         script = "\n".join(_blocks("python")).replace(DEFAULT_URL, net.nodes[0].rpc_url)
         done = subprocess.run(
             [sys.executable, "-c", script],

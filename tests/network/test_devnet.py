@@ -110,6 +110,7 @@ def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devn
 def test_validators_simulate_alike(devnet: Devnet) -> None:
     """eth_simulateV1 runs on network nodes too (the query path is the dev node's): two
     validators simulating on the same block give the same blocks."""
+    devnet.wait_for_heavy_queries([0, 2])
     sender = Account.from_key(DEV_KEY_0).address
     calls = [{"from": sender, "to": RECIPIENT, "value": hex(7)}]
     request = {"blockStateCalls": [{"calls": calls}, {}], "traceTransfers": True}
