@@ -38,6 +38,9 @@ def devnet(tmp_path: Path) -> Iterator[Devnet]:
     try:
         net.start(0, 1, 2, 3)
         net.wait_for_height([0, 1, 2, 3], 2, timeout=60)
+        # Votes are sent with eth_estimateGas, and the sets of other heights are read by
+        # the query workers.
+        net.wait_for_heavy_queries([0, 1, 2, 3])
         yield net
     finally:
         net.close()
@@ -92,7 +95,6 @@ def _signers(devnet: Devnet, via: int, height: int) -> set[str]:
 
 
 def test_remove_two_run_on_two_then_add_one_back(devnet: Devnet) -> None:
-    devnet.wait_for_heavy_queries([0, 1, 2, 3])  # votes are sent with eth_estimateGas
     everyone = {_address(devnet, i) for i in range(4)}
     # Two votes of four: the proposal stays open with its tally.
     _vote(devnet, 0, "--remove", _address(devnet, 3))
