@@ -74,6 +74,31 @@ def encode_receipt(tx_type: int, outcome: Outcome) -> bytes:
     return body if tx_type == 0 else bytes((tx_type,)) + body
 
 
+def placed_logs(
+    entries: Sequence[EvmLog],
+    number: int,
+    block_hash: bytes,
+    tx_hash: bytes,
+    tx_index: int,
+    first_index: int,
+) -> tuple[Log, ...]:
+    """A transaction's logs as core Logs placed in their block, numbered from
+    `first_index` (the count of the block's logs before them)."""
+    return tuple(
+        Log(
+            address=bytes(address),
+            topics=tuple(t.to_bytes(32, "big") for t in topics),
+            data=bytes(data),
+            block_number=number,
+            block_hash=block_hash,
+            transaction_hash=tx_hash,
+            transaction_index=tx_index,
+            log_index=first_index + offset,
+        )
+        for offset, (address, topics, data) in enumerate(entries)
+    )
+
+
 def block_receipts(
     outcomes: Sequence[Outcome], transactions: Sequence[Transaction], header: Header
 ) -> tuple[Receipt, ...]:
@@ -83,21 +108,8 @@ def block_receipts(
     previous = 0
     base_fee = header.base_fee_per_gas or 0
     for index, (outcome, tx) in enumerate(zip(outcomes, transactions, strict=True)):
-        logs = []
-        for address, topics, data in outcome.logs:
-            logs.append(
-                Log(
-                    address=address,
-                    topics=tuple(t.to_bytes(32, "big") for t in topics),
-                    data=data,
-                    block_number=header.number,
-                    block_hash=header.hash,
-                    transaction_hash=tx.hash,
-                    transaction_index=index,
-                    log_index=log_index,
-                )
-            )
-            log_index += 1
+        logs = placed_logs(outcome.logs, header.number, header.hash, tx.hash, index, log_index)
+        log_index += len(logs)
         cumulative = outcome.cumulative_gas_used
         receipts.append(
             Receipt(
@@ -112,7 +124,7 @@ def block_receipts(
                 gas_used=cumulative - previous,
                 effective_gas_price=tx.effective_gas_price(base_fee),
                 status=1 if outcome.success else 0,
-                logs=tuple(logs),
+                logs=logs,
                 logs_bloom=outcome.bloom,
                 type=tx.type,
             )

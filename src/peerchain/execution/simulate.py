@@ -27,7 +27,7 @@ from eth.vm.chain_context import ChainContext
 from eth_typing import Address
 from eth_utils.exceptions import ValidationError
 
-from peerchain.core.blocks import Block, Log
+from peerchain.core.blocks import Block
 from peerchain.core.crypto import checksum_address, keccak256
 from peerchain.core.genesis import ZERO_ADDRESS, ZERO_HASH
 from peerchain.core.queries import CallRequest
@@ -56,6 +56,7 @@ from peerchain.core.transactions import (
 )
 from peerchain.execution.calls import apply_state_overrides, with_moved_precompiles
 from peerchain.execution.convert import header_from_evm, prime_sender
+from peerchain.execution.receipts import placed_logs
 
 # The address transfer logs come from, and their topic (an ERC-20 Transfer), as geth's.
 TRANSFER_LOG_ADDRESS = b"\xee" * 20
@@ -330,21 +331,10 @@ def _call_results(
     for index, ((computation, used, peak), tx) in enumerate(
         zip(outcomes, block.transactions, strict=True)
     ):
-        logs = []
-        for address, topics, data in computation.get_log_entries():
-            logs.append(
-                Log(
-                    address=bytes(address),
-                    topics=tuple(t.to_bytes(32, "big") for t in topics),
-                    data=bytes(data),
-                    block_number=block.number,
-                    block_hash=block.hash,
-                    transaction_hash=tx.hash,
-                    transaction_index=index,
-                    log_index=log_index,
-                )
-            )
-            log_index += 1
+        logs = placed_logs(
+            computation.get_log_entries(), block.number, block.hash, tx.hash, index, log_index
+        )
+        log_index += len(logs)
         output = bytes(computation.output)
         results.append(
             SimulatedCall(
@@ -352,7 +342,7 @@ def _call_results(
                 return_data=b"" if computation.is_error else output,
                 gas_used=used,
                 max_used_gas=peak,
-                logs=tuple(logs),
+                logs=logs,
                 revert=output if _reverted(computation) else None,
                 failure=_failure(computation),
             )
