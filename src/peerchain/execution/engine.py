@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -784,7 +785,7 @@ class ExecutionEngine:
         state, request = self._call_state(
             request, header, state_overrides, block_overrides, gas_cap, console
         )
-        with console_sink(console.append if console is not None else None):
+        with _printing_to(console):
             return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
 
     @_missing_is_fault
@@ -808,7 +809,7 @@ class ExecutionEngine:
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        with console_sink(console.append if console is not None else None):
+        with _printing_to(console):
             return calls.estimate_gas(state, builder, request, _gas(request), floor, console)
 
     def create_access_list(
@@ -856,7 +857,7 @@ class ExecutionEngine:
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        with console_sink(console.append if console is not None else None):
+        with _printing_to(console):
             return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
 
     @_missing_is_fault
@@ -872,9 +873,9 @@ class ExecutionEngine:
         within `gas_cap` together, their console.log lines going to `console`. Raises
         SimulateError."""
         chain, _ = self._open()
-        vm = self._vm if console is None else self._console_call_vm
+        vm = self._call_vm(console)
         base = self._evm_header_of(chain, header)
-        with console_sink(console.append if console is not None else None):
+        with _printing_to(console):
             return simulate_blocks(
                 vm,
                 chain.chaindb,
@@ -885,6 +886,11 @@ class ExecutionEngine:
                 options,
                 gas_cap,
             )
+
+    def _call_vm(self, console: ConsoleLines | None) -> Any:
+        """The VM class a query runs on: one that prints console.log texts if it has
+        `console` to print them into."""
+        return self._vm if console is None else self._console_call_vm
 
     def _evm_header_of(self, chain: Chain, header: Header) -> BlockHeaderAPI:
         """py-evm's header of `header`, also of one that is not stored (a pending block,
@@ -911,7 +917,7 @@ class ExecutionEngine:
         chain, _ = self._open()
         evm_header = self._evm_header_of(chain, header)
         state = calls.call_state(
-            self._vm if console is None else self._console_call_vm,
+            self._call_vm(console),
             chain.chaindb,
             evm_header,
             self._chain_context,
@@ -991,3 +997,8 @@ def _differing_fields(ours: BlockHeaderAPI, given: BlockHeaderAPI) -> str:
 def _gas(request: CallRequest) -> int:
     assert request.gas is not None, "set by _call_state"
     return request.gas
+
+
+def _printing_to(console: ConsoleLines | None) -> AbstractContextManager[None]:
+    """Console.log texts of the executions inside go to `console` (nowhere if None)."""
+    return console_sink(None if console is None else console.append)
