@@ -63,7 +63,7 @@ OWNERS: dict[str, str] = {
     # the command line: every command module is made of click decorators
     "click": "cli",
     "rich": "cli.progress",
-    "eth_abi": "cli.abi",
+    "eth_abi": "core.abi",
     "vyper": "cli.contracts",
 }
 

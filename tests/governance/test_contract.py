@@ -17,7 +17,6 @@ from peerchain.core.errors import PeerChainError
 from peerchain.core.genesis import Genesis, GenesisAccount, GovernanceSettings, Validator
 from peerchain.core.governance import (
     GOVERNANCE_ADDRESS,
-    VOTE_SET_POWER,
     OpenProposal,
     evidence_call,
     vote_call,
@@ -132,7 +131,8 @@ def test_more_than_two_thirds_remove_a_validator_two_heights_later(tmp_path: Pat
 
 def test_refusals_say_why(tmp_path: Path) -> None:
     chain = Chain(tmp_path)
-    zero_power = VOTE_SET_POWER + NEWCOMER.rjust(32, b"\0") + bytes(32)
+    set_power = keccak256(b"vote_set_power(address,uint256)")[:4]
+    zero_power = set_power + NEWCOMER.rjust(32, b"\0") + bytes(32)
     assert "voting power must be positive" in chain.revert_reason(0, zero_power)
     assert "not a validator" in chain.revert_reason(0, vote_call(NEWCOMER, 0))
     outsider = CallRequest(sender=NEWCOMER, to=GOVERNANCE_ADDRESS, data=vote_call(NEWCOMER, 1))

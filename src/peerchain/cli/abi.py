@@ -1,16 +1,12 @@
-"""Contract ABI helpers for the CLI: signatures, argument parsing, encoding (eth_abi)."""
+"""Contract ABI helpers for the CLI: signatures, argument parsing, encoding."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import EncodingError
-
-from peerchain.core.crypto import keccak256
-from peerchain.core.errors import PeerChainError
+from peerchain.core.abi import decode, encode, selector
+from peerchain.core.errors import DecodeError, PeerChainError
 
 _SIGNATURE = re.compile(r"^\s*(\w+)\s*\(([^()]*)\)\s*(?:\(([^()]*)\))?\s*$")
 
@@ -64,24 +60,23 @@ def encode_arguments(types: list[str], args: list[str]) -> bytes:
         raise AbiError(f"expected {len(types)} arguments, got {len(args)}")
     values = [parse_argument(t, a) for t, a in zip(types, args, strict=True)]
     try:
-        return bytes(abi_encode(types, values))
-    except (EncodingError, TypeError, ValueError) as exc:
+        return encode(types, values)
+    except ValueError as exc:
         raise AbiError(f"cannot encode arguments: {exc}") from exc
 
 
 def encode_call(signature: str, args: list[str]) -> tuple[bytes, list[str]]:
     """Calldata for `signature` with `args`, and the declared output types."""
     name, inputs, outputs = parse_signature(signature)
-    selector = keccak256(f"{name}({','.join(inputs)})".encode())[:4]
-    return selector + encode_arguments(inputs, args), outputs
+    return selector(name, inputs) + encode_arguments(inputs, args), outputs
 
 
 def decode_outputs(types: list[str], data: bytes) -> list[Any]:
     """Decode return data for the declared output types."""
     try:
-        return list(abi_decode(types, data))
-    except Exception as exc:  # eth_abi raises several unrelated types on bad data
-        raise AbiError(f"cannot decode return data as ({','.join(types)}): {exc}") from exc
+        return list(decode(types, data))
+    except DecodeError as exc:
+        raise AbiError(f"cannot decode return data: {exc}") from exc
 
 
 def constructor_types(abi: list[dict[str, Any]]) -> list[str]:

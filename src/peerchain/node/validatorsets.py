@@ -22,10 +22,10 @@ from peerchain.core.consensus.validators import ACTIVATION_DELAY, ValidatorSet
 from peerchain.core.errors import DecodeError, PeerChainError
 from peerchain.core.governance import (
     GOVERNANCE_ADDRESS,
-    OPEN_PROPOSALS,
     OpenProposal,
     decode_open_proposals,
     decode_validators,
+    open_proposals_call,
     validators_at_call,
 )
 from peerchain.core.queries import CallRequest
@@ -67,7 +67,7 @@ def read_open_proposals(engine: ExecutionEngine, number: int) -> list[OpenPropos
     if header is None:
         raise GovernanceError(f"no block {number}")
     try:
-        return decode_open_proposals(_call(engine, OPEN_PROPOSALS, header))
+        return decode_open_proposals(_call(engine, open_proposals_call(), header))
     except DecodeError as exc:
         raise GovernanceError(f"open proposals: {exc}") from exc
 
