@@ -128,11 +128,12 @@ def _no_store(node_hash: bytes) -> bytes:
     raise AssertionError("a trie built from nothing reads no stored node")
 
 
-def check_parts(parts: BlockParts) -> None:
+def check_parts(parts: BlockParts, transaction_nodes: dict[bytes, bytes] | None = None) -> None:
     """Check that the body's transactions and withdrawals are those the header commits
-    to (the ommers, none, were checked by `split_block`). Raises InvalidBody."""
+    to (the ommers, none, were checked by `split_block`); the nodes of the transactions
+    trie are added to `transaction_nodes` when given. Raises InvalidBody."""
     header = parts.header
-    if ordered_root(parts.transactions) != header.transaction_root:
+    if ordered_root(parts.transactions, transaction_nodes) != header.transaction_root:
         raise InvalidBody("block transactions do not match the header's transactions root")
     if header.uncles_hash != EMPTY_LIST_HASH:
         raise InvalidBody("block ommers do not match the header's ommers hash")

@@ -9,7 +9,12 @@ from eth.abc import BlockHeaderAPI, SignedTransactionAPI
 from eth_typing import Address
 
 from peerchain.core.blocks import FORK_HEADER_FIELDS, Header
-from peerchain.core.transactions import Transaction
+from peerchain.core.transactions import (
+    ACCESS_LIST_TX,
+    DYNAMIC_FEE_TX,
+    LEGACY_TX,
+    Transaction,
+)
 
 
 def header_from_evm(header: BlockHeaderAPI) -> Header:
@@ -52,6 +57,34 @@ def created_address(tx: Transaction) -> bytes | None:
     if tx.to is not None:
         return None
     return bytes(generate_contract_address(Address(tx.sender), tx.nonce))
+
+
+def evm_transaction(builder: Any, tx: Transaction) -> SignedTransactionAPI:
+    """py-evm's transaction object for a decoded core one, with its sender set.
+
+    Legacy, access-list and dynamic-fee transactions are made from their fields with
+    the builder's constructors (py-evm decoding `tx.raw` again costs many times more);
+    other types are decoded from `tx.raw`. Raises what the builder raises for a type
+    its fork does not support."""
+    to = tx.to if tx.to is not None else b""
+    if tx.type == LEGACY_TX:
+        evm_tx = builder.new_transaction(
+            tx.nonce, tx.max_fee_per_gas, tx.gas_limit, to, tx.value, tx.data, tx.v, tx.r, tx.s
+        )
+    elif tx.type == ACCESS_LIST_TX:
+        evm_tx = builder.new_access_list_transaction(
+            tx.chain_id, tx.nonce, tx.max_fee_per_gas, tx.gas_limit, to, tx.value, tx.data,
+            tx.access_list, tx.v, tx.r, tx.s,
+        )  # fmt: skip
+    elif tx.type == DYNAMIC_FEE_TX:
+        evm_tx = builder.new_dynamic_fee_transaction(
+            tx.chain_id, tx.nonce, tx.max_priority_fee_per_gas, tx.max_fee_per_gas,
+            tx.gas_limit, to, tx.value, tx.data, tx.access_list, tx.v, tx.r, tx.s,
+        )  # fmt: skip
+    else:
+        evm_tx = builder.decode(tx.raw)
+    prime_sender(evm_tx, tx.sender)
+    return evm_tx  # type: ignore[no-any-return]
 
 
 def prime_sender(tx: SignedTransactionAPI, sender: bytes) -> None:

@@ -33,7 +33,7 @@ from peerchain.execution.bodies import (
 )
 from peerchain.execution.chainedits import ChainEdits
 from peerchain.execution.chainrecords import write_block_records
-from peerchain.execution.convert import header_from_evm, prime_sender
+from peerchain.execution.convert import evm_transaction, header_from_evm
 from peerchain.execution.db import open_overlay
 from peerchain.execution.queries import StateQueries
 from peerchain.execution.reads import ChainReads
@@ -143,13 +143,12 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
         undecodable: list[tuple[Transaction, str]] = []
         for tx in txs:
             try:
-                evm_tx = builder.decode(tx.raw)
+                evm_tx = evm_transaction(builder, tx)
             except _UNDECODABLE as exc:
                 undecodable.append(
                     (tx, f"transaction not supported by the VM: {error_reason(exc)}")
                 )
                 continue
-            prime_sender(evm_tx, tx.sender)
             candidates.append(tx)
             evm_txs.append(evm_tx)
         try:
@@ -199,8 +198,9 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
             raise InvalidBlock(str(exc)) from exc
         given = parts.header
         number = given.block_number
+        transaction_nodes: dict[bytes, bytes] = {}
         try:
-            check_parts(parts)
+            check_parts(parts, transaction_nodes)
         except InvalidBody as exc:
             raise InvalidBlock(f"block {number}: {exc}") from exc
         db, overlay = open_overlay(self._reader, self._states)
@@ -233,6 +233,7 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
                 parts.withdrawals,
                 chain_id=self.chain_id,
                 skip_invalid=False,
+                transactions_trie=(given.transaction_root, transaction_nodes),
             )
         except (ValidationError, ValueError) as exc:
             raise InvalidBlock(f"block {number}: {error_reason(exc)}") from exc
@@ -310,12 +311,11 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
         evm_txs = []
         for index, tx in enumerate(transactions):
             try:
-                evm_tx = builder.decode(tx.raw)
+                evm_tx = evm_transaction(builder, tx)
             except _UNDECODABLE as exc:
                 raise InvalidBlock(
                     f"block {number}: transaction {index}: {error_reason(exc)}"
                 ) from exc
-            prime_sender(evm_tx, tx.sender)
             evm_txs.append(evm_tx)
         return evm_txs
 

@@ -81,6 +81,7 @@ def apply_block(
     *,
     chain_id: int,
     skip_invalid: bool,
+    transactions_trie: tuple[bytes, dict[bytes, bytes]] | None = None,
 ) -> AppliedBlock:
     """Execute `transactions` (py-evm's, senders known; `raw_transactions` their network
     encodings) and the encoded `withdrawals` (None before Shanghai) on the state under
@@ -89,7 +90,8 @@ def apply_block(
 
     With `skip_invalid` (building), a transaction that cannot be applied at its turn is
     left out with the reason; otherwise (importing) it raises ValidationError, as do
-    invalid withdrawals."""
+    invalid withdrawals. An importer that has checked the body against the header
+    passes the transactions root and its trie nodes as `transactions_trie`."""
     chaindb = ChainDB(db)
     context = vm_class.create_execution_context(
         header,
@@ -144,9 +146,14 @@ def apply_block(
     kept = [raw_transactions[i] for i in included]
     receipts = [encode_receipt(_tx_type(raw), o) for raw, o in zip(kept, outcomes, strict=True)]
     nodes: dict[bytes, bytes] = {}
+    if transactions_trie is not None and not skip_invalid:
+        transaction_root, transaction_nodes = transactions_trie
+        nodes.update(transaction_nodes)
+    else:
+        transaction_root = ordered_root(kept, nodes)
     fields.update(
         state_root=state.state_root,
-        transaction_root=ordered_root(kept, nodes),
+        transaction_root=transaction_root,
         receipt_root=ordered_root(receipts, nodes),
         bloom=bloom,
         gas_used=gas_used,
