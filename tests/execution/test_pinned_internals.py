@@ -7,6 +7,7 @@ against the internals below (and the pin's comment) and this file is updated wit
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import tomllib
 from importlib.metadata import version
@@ -34,6 +35,11 @@ INTERNALS = {
     # tracing (execution/tracing/hooks.py) wraps the interpreter's opcode table
     "eth.vm.logic.invalid": ["InvalidOpcode"],
     "eth.vm.computation": ["BaseComputation"],
+    # execution/computation.py charges the gas of these opcodes itself
+    "eth.vm.opcode": ["_FastOpcode"],
+    # ... and gives these modules a cheaper `encode_hex`
+    "eth.vm.logic.storage": ["encode_hex"],
+    "eth.vm.forks.frontier.state": ["encode_hex"],
     # The state layer (execution/accountdb.py) replaces py-evm's AccountDB through the
     # fork's state class; tests compare it with py-evm's own.
     "eth.db.account": ["AccountDB"],
@@ -41,7 +47,7 @@ INTERNALS = {
     "eth.typing": ["JournalDBCheckpoint"],
     "eth.validation": ["validate_uint64", "validate_uint256"],
     "eth.vm.interrupt": ["MissingBytecode"],
-    "eth.vm.forks.cancun.state": ["CancunState"],
+    "eth.vm.forks.cancun.state": ["CancunState", "encode_hex"],
     "eth.vm.forks.prague.state": ["PragueState"],
 }
 
@@ -50,6 +56,11 @@ ATTRIBUTES = [
     ("eth.vm.stack", "Stack", (), "values"),
     ("eth.vm.memory", "Memory", (), "_bytes"),
     ("eth.vm.code_stream", "CodeStream", (b"",), "program_counter"),
+    # execution/computation.py shares a code's jump-destination answers between
+    # computations and charges gas straight into the meter
+    ("eth.vm.code_stream", "CodeStream", (b"",), "valid_positions"),
+    ("eth.vm.code_stream", "CodeStream", (b"",), "invalid_positions"),
+    ("eth.vm.gas_meter", "GasMeter", (0,), "gas_remaining"),
 ]
 # (`_precompiles` and `get_precompiles`: state overrides that move precompiles,
 # execution/calls.py; `_stack`, whose `values` execution/simulate.py reads)
@@ -61,6 +72,11 @@ CLASS_ATTRIBUTES = {
         "_precompiles",
         "get_precompiles",
         "_stack",
+        # execution/computation.py
+        "_gas_meter",
+        "_memory",
+        "consume_gas",
+        "extend_memory",
     ],
 }
 
@@ -108,3 +124,18 @@ def test_the_vms_execute_on_the_state_layer(fork: str) -> None:
 
     for vm in (FORKS[fork].vm, FORKS[fork].dev_vm):
         assert vm.get_state_class().get_account_db_class() is AccountDB
+
+
+def test_the_vms_run_the_lean_computation_and_a_kept_state_logger() -> None:
+    """execution/vm.py sets the state's `computation_class` and replaces its `logger`
+    property (built on every access in py-evm) with one logger."""
+    from eth.vm.state import BaseState
+
+    from peerchain.execution.computation import CheapBookkeeping
+    from peerchain.execution.vm import FORKS
+
+    assert isinstance(BaseState.__dict__["logger"], property)
+    for machine in FORKS.values():
+        state_class = machine.vm.get_state_class()
+        assert issubclass(state_class.computation_class, CheapBookkeeping)
+        assert isinstance(state_class.logger, logging.Logger)

@@ -4,7 +4,8 @@ Cancun), chain id enforced, state kept by `accountdb.AccountDB`.
 A fork's `vm` checks headers and gives its state, interpreter and rules to
 `transition.apply_block`, which builds and imports blocks (a builder leaves out a
 transaction that is invalid at its turn). Its `dev_vm` is the same machine for dev
-nodes, whose blocks take the gas limit and base fee the developer set.
+nodes, whose blocks take the gas limit and base fee the developer set. Both run the
+fork's computation with cheaper per-opcode bookkeeping (`computation.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from eth.vm.forks.prague.state import PragueState
 from eth_utils.exceptions import ValidationError
 
 from peerchain.execution.accountdb import AccountDB
+from peerchain.execution.computation import lean_computation, state_logger
 
 
 @functools.cache
@@ -72,7 +74,10 @@ class PragueChainVM(_ChainIdCheck, PragueVM):
     """Prague rules plus the chain-id check, on PeerChain's state layer."""
 
     _state_class = PragueState.configure(
-        __name__="PeerChainPragueState", account_db_class=AccountDB
+        __name__="PeerChainPragueState",
+        account_db_class=AccountDB,
+        computation_class=lean_computation(PragueState.computation_class),
+        logger=state_logger("PeerChainPragueState"),
     )
 
 
@@ -80,7 +85,10 @@ class CancunChainVM(_ChainIdCheck, CancunVM):
     """Cancun rules plus the chain-id check, on PeerChain's state layer."""
 
     _state_class = CancunState.configure(
-        __name__="PeerChainCancunState", account_db_class=AccountDB
+        __name__="PeerChainCancunState",
+        account_db_class=AccountDB,
+        computation_class=lean_computation(CancunState.computation_class),
+        logger=state_logger("PeerChainCancunState"),
     )
 
 
