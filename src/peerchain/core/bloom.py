@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from peerchain.core.crypto import keccak256
 
 BLOOM_BYTES = 256
@@ -14,10 +16,15 @@ def _bits(item: bytes) -> tuple[int, int, int]:
     )
 
 
-def bloom_add(bloom: bytearray, item: bytes) -> None:
-    """Set the three bits of `item` in a 256-byte bloom."""
+@functools.lru_cache(maxsize=4096)
+def item_bloom(item: bytes) -> int:
+    """The bloom holding only `item`, as a 2048-bit big-endian integer (a bloom's bytes
+    are that integer's): OR them for a bloom of many items. Kept for the last few
+    thousand items (addresses and topics recur)."""
+    value = 0
     for bit in _bits(item):
-        bloom[BLOOM_BYTES - 1 - bit // 8] |= 1 << (bit % 8)
+        value |= 1 << bit
+    return value
 
 
 def bloom_may_contain(bloom: bytes, item: bytes) -> bool:

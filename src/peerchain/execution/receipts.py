@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from eth.abc import ReceiptAPI
 
 from peerchain.core.blocks import Header, Log, Receipt
-from peerchain.core.bloom import BLOOM_BYTES, bloom_add
+from peerchain.core.bloom import BLOOM_BYTES, item_bloom
 from peerchain.core.transactions import Transaction
 from peerchain.execution.convert import created_address
 from peerchain.execution.trie import encode_bytes, encode_list
@@ -36,12 +36,12 @@ class Outcome:
 
 def logs_bloom(logs: Sequence[EvmLog]) -> bytes:
     """The bloom of a receipt's logs: each address and each topic."""
-    bloom = bytearray(BLOOM_BYTES)
+    bloom = 0
     for address, topics, _ in logs:
-        bloom_add(bloom, address)
+        bloom |= item_bloom(address)
         for topic in topics:
-            bloom_add(bloom, topic.to_bytes(32, "big"))
-    return bytes(bloom)
+            bloom |= item_bloom(topic.to_bytes(32, "big"))
+    return bloom.to_bytes(BLOOM_BYTES, "big")
 
 
 def make_outcome(success: bool, cumulative_gas_used: int, logs: Sequence[EvmLog]) -> Outcome:
