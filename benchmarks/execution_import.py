@@ -9,7 +9,8 @@ of this process's CPU time (one core, what the machine's other load does not cha
 much) and per second of wall time; the target is 1,500 ERC-20 transfers/s imported in
 1,000-transfer blocks. Last, a dev chain's automine: blocks of one ERC-20 transfer
 built one after the other, each read back by hash with its receipts (as the receipt poll
-does), per CPU second.
+does), per CPU second. The garbage collector is set as a node process sets it
+(`peerchain.cli.eventloop.tune_gc`, where the source tree has it).
 
     .venv/bin/python benchmarks/execution_import.py [--txs N] [--per-block M]
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import time
 from collections.abc import Callable
@@ -171,6 +173,10 @@ def main() -> None:
     parser.add_argument("--per-block", type=int, default=1000, help="transfers per block")
     parser.add_argument("--dev-blocks", type=int, default=300, help="one-transfer blocks")
     args = parser.parse_args()
+    # The collector as a node process sets it (absent from older source trees).
+    tune_gc = getattr(importlib.import_module("peerchain.cli.eventloop"), "tune_gc", None)
+    if tune_gc is not None:
+        tune_gc()
     kinds: dict[str, Callable[[int, int], dict[str, float]]] = {
         "ETH transfers": eth_transfers,
         "ERC-20 transfers": erc20_transfers,

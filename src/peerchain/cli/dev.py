@@ -115,6 +115,7 @@ def dev(
     genesis = load_or_create_dev_genesis(datadir, chain_id, addresses, balance)
     state = _read_state(load_state) if load_state is not None else None
     options = _Options(block_time, cors_origins, compat, state, dump_state, query_settings)
+    eventloop.tune_gc()
     eventloop.run(_run(datadir, genesis, keys, host, port, options))
 
 

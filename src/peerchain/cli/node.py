@@ -50,6 +50,7 @@ from peerchain.rpc.server import RpcConfig, serve, serve_operator
 def node(config_path: Path, log_format: str) -> None:
     """Run a validator or observer node of a BFT network."""
     use_log_format(log_format)
+    eventloop.tune_gc()
     eventloop.run(run_node(load_node_config(config_path)))
 
 
