@@ -268,6 +268,14 @@ class Mempool:
             push(sender, nonce + 1)
         return chosen
 
+    def has_executable(self, base_fee: int) -> bool:
+        """Whether `reap` at `base_fee` would return anything (gas aside)."""
+        for sender, txs in self._by_sender.items():
+            tx = txs.get(self._nonce[sender])
+            if tx is not None and tx.max_fee_per_gas >= base_fee:
+                return True
+        return False
+
     def on_new_block(
         self, included: Iterable[bytes], state: Callable[[bytes], AccountState]
     ) -> tuple[Transaction, ...]:

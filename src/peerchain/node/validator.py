@@ -9,8 +9,11 @@ and commit go to `ChainApplication`, whose executor thread runs them while conse
 on: their answers come back as events, and a block is persisted while consensus on the
 next height begins. Consensus gossip is relayed only after the
 reactor's check (authentic, block body of the signed hash, height h or h+1);
-transactions only once the mempool admitted them. It is a `NodeView` for JSON-RPC; a
-node without a validator key follows the chain as an observer.
+transactions only once the mempool admitted them. In the pause after a commit it tells
+the reactor when transactions wait for the next block (`TransactionsWaiting`), so that
+a busy chain does not idle; every check of a proposal is answered, since consensus
+waits for the verdict. It is a `NodeView` for JSON-RPC; a node without a validator key
+follows the chain as an observer.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from peerchain.core.consensus.events import (
     ScheduleTimeout,
     SendTo,
     TimeoutFired,
+    TransactionsWaiting,
     ValidateBlock,
 )
 from peerchain.core.consensus.evidence import EvidenceRecord
@@ -142,6 +146,8 @@ class ConsensusNode(ChainView):
         self._sync_status: SyncStatus | None = None
         self._checked: tuple[bytes, ConsensusMessage] | None = None
         self._halt_logged = False
+        self._told_waiting = 0  # the height TransactionsWaiting was last posted for
+        self._recheck_waiting: asyncio.TimerHandle | None = None
         self.on_sync_progress: Callable[[int, int], None] | None = None
         self.ledger.faults.on_fault(self._on_fault)
 
@@ -173,6 +179,8 @@ class ConsensusNode(ChainView):
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._recheck_waiting is not None:
+            self._recheck_waiting.cancel()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -317,14 +325,48 @@ class ConsensusNode(ChainView):
             self._post(BlockPreparedEvent(height, round, value))
 
     async def _validate(self, height: int, block: BlockValue) -> None:
+        """Every check is answered (consensus waits for the verdict): one that could not
+        be made counts as invalid, unless a local fault stopped the node."""
         valid = await self._answer(self.app.validate_proposal(height, block), f"check {height}")
-        if valid is not None:
-            self._post(ProposalValidated(height, block, valid))
+        if self.ledger.faults.current is None:
+            self._post(ProposalValidated(height, block, bool(valid)))
 
     async def _commit(self, height: int, persisted: asyncio.Task[None]) -> None:
         if await self._answer(_done(persisted), f"persist block {height}"):
             self.wal.prune(height + 1)
             self.network.update_height(height)
+            self._tell_transactions_waiting()
+
+    def _tell_transactions_waiting(self) -> None:
+        """In the pause after a commit, once that commit is stored: tell consensus when
+        the mempool holds executable transactions for the next block, so that it may
+        start the height early (reactor `awaits_transactions`). Block timestamps are
+        whole seconds, each above its parent's: a chain faster than a block a second
+        runs ahead of the clock (and validators refuse blocks more than
+        MAX_CLOCK_DRIFT seconds ahead of theirs), so the next block starts early only
+        while it would be dated at most a second ahead of our clock."""
+        height = self.reactor.height
+        head = self.ledger.head
+        if (
+            self._told_waiting == height
+            or not self.reactor.awaits_transactions
+            or head.number != height - 1
+            or not self.mempool.has_executable(self.next_base_fee())
+        ):
+            return
+        early = head.timestamp - self.clock.now()
+        if early > 0:
+            if self._recheck_waiting is None:
+                self._recheck_waiting = asyncio.get_running_loop().call_later(
+                    early, self._recheck_transactions_waiting
+                )
+            return
+        self._told_waiting = height
+        self._post(TransactionsWaiting(height))
+
+    def _recheck_transactions_waiting(self) -> None:
+        self._recheck_waiting = None
+        self._tell_transactions_waiting()
 
     async def _answer(self, work: Awaitable[T], what: str) -> T | None:
         """The application's answer, or None when it failed: a local fault stops the
@@ -419,12 +461,14 @@ class ConsensusNode(ChainView):
         except InvalidTransaction:
             return Relay.DROP  # known, stale or unaffordable here: not ours to pass on
         log.debug("gossiped transaction 0x%s", tx.hash.hex())
+        self._tell_transactions_waiting()
         return Relay.RELAY
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
         tx = self.admit_transaction(raw)
         self.journal_local(tx)
         self.network.broadcast(Channel.TRANSACTIONS, tx.raw)
+        self._tell_transactions_waiting()
         return tx.hash
 
     def _on_peer_height(self, peer: bytes, height: int) -> None:

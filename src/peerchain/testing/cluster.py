@@ -105,6 +105,8 @@ class _Run:
         chain_id: int,
         planned: Mapping[int, Sequence[tuple[int, int]]],
         jail: bool,
+        transactions_waiting: float,
+        check_time: float,
     ) -> None:
         self.faults = faults
         self.heights = heights
@@ -135,6 +137,8 @@ class _Run:
                 for height, changes in planned.items()
             },
             jail=jail,
+            transactions_waiting=transactions_waiting,
+            check_time=check_time,
         )
         self.correct = frozenset(range(n)) - faults.faulty
         plans = _plans(faults.byzantine, self.correct, self.rng)
@@ -296,17 +300,22 @@ def run_cluster(
     chain_id: int = 1337,
     set_changes: Mapping[int, Sequence[tuple[int, int]]] | None = None,
     jail: bool = False,
+    transactions_waiting: float = 0.0,
+    check_time: float = 0.0,
 ) -> ClusterResult:
     """Run `n` validators under `faults` (default: none) until every correct node has
     committed `heights` blocks after `stable_from`, a check fails, or liveness runs out.
 
     `set_changes` maps a height to the `(node index, power)` changes of the validator
     set its block decides (power 0 removes; effective two heights later). With `jail`,
-    proposers remove the double signers they saw the same way."""
+    proposers remove the double signers they saw the same way. `transactions_waiting`
+    is the chance per node and height that transactions wait for the next block (with a
+    `commit_ms` pause, round 0 may then start early: see the consensus machine);
+    `check_time` the longest a proposal's check takes (seeded per check)."""
     faults = faults or Faults()
     run = _Run(
         n, seed, faults, heights, liveness_bound, timeouts, powers, chain_id, set_changes or {},
-        jail,
+        jail, transactions_waiting, check_time,
     )  # fmt: skip
     run.schedule()
     run.clock.run(float("inf"), run.done)

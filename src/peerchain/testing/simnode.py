@@ -33,6 +33,7 @@ from peerchain.core.consensus.events import (
     SendTo,
     Timeout,
     TimeoutFired,
+    TransactionsWaiting,
     ValidateBlock,
 )
 from peerchain.core.consensus.evidence import evidence_record
@@ -96,6 +97,11 @@ class SimContext:
     sync_timeout: float = 1.0
     planned: Mapping[int, Sequence[tuple[bytes, int]]] = field(default_factory=dict)
     jail: bool = False  # proposers remove double signers they saw from the set
+    # The chance, per node and height, that transactions wait for the next block: the
+    # node says so (TransactionsWaiting) at the commit or at a seeded moment of the pause.
+    transactions_waiting: float = 0.0
+    # The longest a proposal's check takes (virtual seconds, seeded per check; 0: at once).
+    check_time: float = 0.0
 
 
 SYNC_BATCH = 16
@@ -246,6 +252,24 @@ class SimNode:
         if epoch == self._epoch and self._alive:
             self._run(self.reactor.on_local(TimeoutFired(timeout), self.context.clock.now))
 
+    def _plan_transactions(self, height: int) -> None:
+        """Transactions for `height` arrive (or not) at a seeded moment of the pause."""
+        ctx = self.context
+        if not ctx.transactions_waiting or ctx.rng.random() >= ctx.transactions_waiting:
+            return
+        pause = ctx.timeouts.commit_ms / 1000
+        delay = ctx.rng.choice((0.0, ctx.rng.uniform(0.0, pause)))
+        ctx.clock.call_later(delay, self._on_transactions, self._epoch, height)
+
+    def _on_verdict(self, epoch: int, verdict: ProposalValidated) -> None:
+        if epoch == self._epoch and self._alive:
+            self._run(self.reactor.on_local(verdict, self.context.clock.now))
+
+    def _on_transactions(self, epoch: int, height: int) -> None:
+        if epoch == self._epoch and self._alive and self.reactor.awaits_transactions:
+            now = self.context.clock.now
+            self._run(self.reactor.on_local(TransactionsWaiting(height), now))
+
     def _tick(self, epoch: int, announced: float) -> None:
         if epoch != self._epoch or not self._alive:
             return
@@ -300,13 +324,17 @@ class SimNode:
             case PrepareBlock(height, round):
                 answers.append(BlockPrepared(height, round, app.prepare_proposal(height, round)))
             case ValidateBlock(height, block):
-                answers.append(
-                    ProposalValidated(height, block, app.validate_proposal(height, block))
-                )
+                verdict = ProposalValidated(height, block, app.validate_proposal(height, block))
+                if ctx.check_time:
+                    delay = ctx.rng.uniform(0.0, ctx.check_time)
+                    ctx.clock.call_later(delay, self._on_verdict, self._epoch, verdict)
+                else:
+                    answers.append(verdict)
             case CommitBlock(height, block, certificate):
                 app.commit(height, block, certificate)
                 self.commit_times.append(ctx.clock.now)
                 self._announce()
+                self._plan_transactions(height + 1)
             case ReportEvidence(evidence):
                 self.evidence.append(evidence)
                 if ctx.jail:

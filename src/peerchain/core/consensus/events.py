@@ -95,6 +95,14 @@ class CatchUpRequested:
     round: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionsWaiting:
+    """The node holds transactions for block `height` (sent once it knows, in the pause
+    after the previous commit): the machine may end the pause early (see its docstring)."""
+
+    height: int
+
+
 Event = (
     Started
     | ProposalReceived
@@ -104,6 +112,7 @@ Event = (
     | BlockPrepared
     | ProposalValidated
     | CatchUpRequested
+    | TransactionsWaiting
 )
 
 

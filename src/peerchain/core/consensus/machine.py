@@ -14,7 +14,12 @@ What the paper leaves to an implementation:
   for it and rules that need it wait until `ProposalValidated` answers. getValue() is
   `PrepareBlock` / `BlockPrepared` in the same way. Verdicts are kept per block value
   (hash and bytes, see `proposals`), so a forged copy of a block does not taint the
-  real one.
+  real one. valid(v) takes time (the block is executed, by a validator that may be
+  loaded): a propose timeout that fires while the round's proposal is being checked
+  starts again instead of prevoting nil, as CometBFT's prevote waits for
+  ProcessProposal. Prevoting nil earlier would win nothing: the check holds the
+  application, which the next round's build and checks wait for, and it ends (the
+  block's gas limit bounds it; the application answers every `ValidateBlock`).
 - "broadcast" reaches this node too: the machine counts its own proposal and votes only
   when the node feeds them back, like any other message.
 - Never sign twice (`signing`). Every own proposal and vote is emitted as `PersistWal`
@@ -33,7 +38,15 @@ What the paper leaves to an implementation:
   or from a peer's `Commit` (a certificate proves the hash; the application checks the
   bytes against it). The decision leaves as `CommitBlock` with its certificate; the
   machine then waits `commit` ms (CometBFT's timeout_commit) before round 0 of the next
-  height.
+  height, so that the precommits of slower validators still arrive and transactions
+  gather for the next block.
+- The pause ends early (CometBFT's skip_timeout_commit, made conditional) once both
+  hold: the precommits of the whole validator set in the decision round are in (nobody
+  is still finishing the height: late precommits of the height just decided are
+  checked and counted during the pause), and the node said `TransactionsWaiting` for
+  the new height (its mempool holds work). With an empty mempool the chain keeps its
+  pace instead of making empty blocks back to back; a validator that never precommits
+  costs the full pause. Only the time round 0 starts changes: no vote or check does.
 - A proposal's block bytes must belong to its signed hash (`check_value`, the
   application's binding), else the proposal is invalid: the first body seen for a hash
   is then always the real one, and so is a commit's.
@@ -83,6 +96,7 @@ from peerchain.core.consensus.events import (
     Timeout,
     TimeoutFired,
     TimeoutKind,
+    TransactionsWaiting,
     ValidateBlock,
     VoteReceived,
 )
@@ -104,6 +118,7 @@ from peerchain.core.consensus.votes import (
     DuplicateProposal,
     DuplicateVote,
     HeightVotes,
+    VoteSet,
 )
 from peerchain.core.consensus.wal import WalRecord
 from peerchain.core.consensus.wire import ConsensusMessage
@@ -160,6 +175,8 @@ class ConsensusMachine:
         self._now = 0.0
         self._out: list[Output] = []
         self._ahead: dict[bytes, list[Proposal | Vote]] = {}
+        # The decision round's precommits of the height decided last, with its set.
+        self._last_precommits: tuple[int, ValidatorSet, VoteSet] | None = None
         self._enter_height(height)
         self._resume(wal)
 
@@ -192,6 +209,8 @@ class ConsensusMachine:
                     self._proposals.record_verdict(block, valid)
             case CatchUpRequested(peer, height, round):
                 self._on_catch_up(peer, height, round)
+            case TransactionsWaiting(height):
+                self._transactions_waiting |= height == self.height
         self._advance()
         out, self._out = self._out, []
         return out
@@ -199,6 +218,12 @@ class ConsensusMachine:
     def next_timeout(self) -> Timeout | None:
         """The earliest pending timeout, for a node that keeps a single timer."""
         return min(self._timeouts.values(), default=None)
+
+    @property
+    def awaits_transactions(self) -> bool:
+        """Whether the machine is in the pause after a commit and has not been told of
+        transactions waiting for this height yet (`TransactionsWaiting`)."""
+        return self.step is Step.NEW_HEIGHT and not self._transactions_waiting
 
     @property
     def signatures_refused(self) -> int:
@@ -243,6 +268,7 @@ class ConsensusMachine:
         self._lock_rounds: set[int] = set()
         self._decidable: list[tuple[int, bytes]] = []
         self._timeouts: dict[tuple[int, TimeoutKind], Timeout] = {}
+        self._transactions_waiting = False
 
     def _resume(self, wal: Iterable[WalRecord]) -> None:
         """Resume the current height from what this validator signed in it (`signing`):
@@ -331,6 +357,9 @@ class ConsensusMachine:
     # --- incoming messages ----------------------------------------------------------------
 
     def _on_vote(self, vote: Vote) -> None:
+        if vote.height == self.height - 1:
+            self._on_last_precommit(vote)
+            return
         if vote.height != self.height or vote.round > self.round + MAX_ROUNDS_AHEAD:
             following = self._next_set(vote.height)
             if following is not None:
@@ -343,6 +372,21 @@ class ConsensusMachine:
         self._check_vote(vote)
         if self._admit(vote.round, vote.validator):
             self._count_vote(vote)
+
+    def _on_last_precommit(self, vote: Vote) -> None:
+        """A late precommit of the height just decided, in its decision round: counted
+        while the pause after the commit lasts (see `_upon_all_precommits_and_work`)."""
+        last = self._last_precommits
+        if (
+            last is None
+            or self.step is not Step.NEW_HEIGHT
+            or vote.kind is not VoteKind.PRECOMMIT
+            or vote.round != last[0]
+            or vote in last[2]
+        ):
+            return
+        check_vote(vote, self.chain_id, last[1])
+        last[2].add(vote)
 
     def _check_vote(self, vote: Vote) -> None:
         check_vote(vote, self.chain_id, self.validators)
@@ -446,6 +490,9 @@ class ConsensusMachine:
         if timeout.round != self.round:
             return
         if timeout.kind is TimeoutKind.PROPOSE and self.step is Step.PROPOSE:
+            if self._checking_proposal():
+                self._schedule(TimeoutKind.PROPOSE)
+                return
             self._cast(VoteKind.PREVOTE, None)
             self.step = Step.PREVOTE
         elif timeout.kind is TimeoutKind.PREVOTE and self.step is Step.PREVOTE:
@@ -455,6 +502,16 @@ class ConsensusMachine:
             self._start_round(self.round + 1)
         elif timeout.kind is TimeoutKind.COMMIT and self.step is Step.NEW_HEIGHT:
             self._start_round(0)
+
+    def _checking_proposal(self) -> bool:
+        """Whether the round's proposal waits only for the application's verdict."""
+        proposal = self._proposals.first(self.round)
+        if proposal is None or self._proposals.verdict(proposal.block) is not None:
+            return False
+        if proposal.pol_round < 0:
+            return True
+        prevotes = self._votes.find(proposal.pol_round, VoteKind.PREVOTE)
+        return prevotes is not None and prevotes.has_quorum_for(proposal.block.hash)
 
     def _on_block_prepared(self, height: int, round: int, block: BlockValue) -> None:
         """getValue() answered (line 18)."""
@@ -502,7 +559,9 @@ class ConsensusMachine:
 
     def _advance(self) -> None:
         while (
-            self._upon_decision()
+            self._upon_own_votes_before_decision()
+            or self._upon_decision()
+            or self._upon_all_precommits_and_work()
             or self._upon_round_skip()
             or self._upon_proposal_in_propose()
             or self._upon_prevotes_any()
@@ -512,6 +571,15 @@ class ConsensusMachine:
             or self._upon_precommits_any()
         ):
             pass
+
+    def _upon_own_votes_before_decision(self) -> bool:
+        """When the current round is decidable, its prevote and precommit rules (lines
+        22-43) fire before the decision (the paper leaves the order of enabled rules
+        open): a validator that was slow to check the block still signs its precommit,
+        so that the others see the whole set's and may end the pause early."""
+        if all(round != self.round for round, _ in self._decidable):
+            return False
+        return self._upon_proposal_in_propose() or self._upon_proposal_and_prevotes()
 
     def _upon_decision(self) -> bool:
         """Lines 49-54: a proposal of round r and 2f+1 precommits for it in r: decide."""
@@ -529,12 +597,15 @@ class ConsensusMachine:
         return False
 
     def _decide(self, round: int, block: BlockValue) -> None:
-        precommits = self._votes.get(round, VoteKind.PRECOMMIT).votes_for(block.hash)
-        self._out.append(CommitBlock(self.height, block, certificate_from_votes(precommits)))
+        precommits = self._votes.get(round, VoteKind.PRECOMMIT)
+        certificate = certificate_from_votes(precommits.votes_for(block.hash))
+        self._out.append(CommitBlock(self.height, block, certificate))
         self.last_block_hash = block.hash
         ahead = [m for kept in self._ahead.values() for m in kept]
         self._ahead = {}
+        decided_by = self.validators
         self._enter_height(self.height + 1)
+        self._last_precommits = (round, decided_by, precommits)
         if self.timeouts.commit_ms > 0:
             self._schedule(TimeoutKind.COMMIT)
         else:
@@ -545,6 +616,21 @@ class ConsensusMachine:
                     self._count_vote(message)
             elif self._admit(message.round, message.proposer):
                 self._accept_proposal(message)
+
+    def _upon_all_precommits_and_work(self) -> bool:
+        """The pause after a commit ends early: every validator's precommit of the
+        decision round is in and transactions wait for this height (module docstring)."""
+        last = self._last_precommits
+        if (
+            self.step is not Step.NEW_HEIGHT
+            or not self._transactions_waiting
+            or last is None
+            or not last[2].has_all()
+        ):
+            return False
+        self._timeouts.pop((0, TimeoutKind.COMMIT), None)
+        self._start_round(0)
+        return True
 
     def _upon_round_skip(self) -> bool:
         """Lines 55-56: f+1 messages of a higher round: start that round."""

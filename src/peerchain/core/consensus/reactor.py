@@ -29,6 +29,11 @@ here, right after they are emitted.
 - Proof of lock: our proposal citing a proof-of-lock round goes to every peer with that
   round's prevotes for its block, which a peer may lack (they came late or were lost,
   or a Byzantine validator sent its prevote to us only); without them it cannot accept.
+- Work waiting: in the pause after a commit the machine asks (`awaits_transactions`)
+  whether the node holds transactions for the new height; the shell answers with
+  `TransactionsWaiting` through `on_local` once the commit is stored and its mempool
+  holds executable transactions (then, or when one arrives during the pause), so that
+  round 0 may start before the commit timeout (see the machine's docstring).
 - Sync: a peer announcing `sync_lag` heights above ours, or an authentic commit of a
   later height, starts a block sync; peer messages that arrive meanwhile are held
   (bounded) and replayed if the sync brought nothing, else the machine is rebuilt on
@@ -192,6 +197,18 @@ class Reactor:
 
     def next_timeout(self) -> Timeout | None:
         return self.machine.next_timeout() if self.machine is not None else None
+
+    @property
+    def awaits_transactions(self) -> bool:
+        """Whether the machine waits to hear of transactions for the height being decided
+        (`TransactionsWaiting`, see the module doc)."""
+        machine = self.machine
+        return (
+            machine is not None
+            and self.halted is None
+            and not self.syncing
+            and machine.awaits_transactions
+        )
 
     # --- inputs -----------------------------------------------------------------------
 

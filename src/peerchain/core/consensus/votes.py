@@ -126,6 +126,10 @@ class VoteSet:
         """More than 2/3 of the power voted, for anything (the paper's 2f+1 <*>)."""
         return self._validators.is_quorum(self._power_any)
 
+    def has_all(self) -> bool:
+        """Every validator of the set voted (for anything)."""
+        return self._power_any == self._validators.total_power
+
     @property
     def quorums(self) -> tuple[bytes | None, ...]:
         """The values (None: nil) with more than 2/3 of the power, in the order reached."""
