@@ -6,9 +6,22 @@ checked."""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from statistics import median
 
 import pytest
+from tests.consensus.test_consensus_machine import (
+    CHAIN,
+    KEYS,
+    TIMEOUTS,
+    VALIDATORS,
+    block,
+    feed,
+    others,
+    propose,
+    proposer_key,
+    vote,
+)
 
 from peerchain.core.consensus.events import (
     Broadcast,
@@ -33,18 +46,6 @@ from peerchain.core.consensus.reactor import Reactor
 from peerchain.core.crypto import keccak256
 from peerchain.testing.cluster import SIM_TIMEOUTS, run_cluster
 from peerchain.testing.faults import FAULT_KINDS, random_faults
-from tests.consensus.test_consensus_machine import (
-    CHAIN,
-    KEYS,
-    TIMEOUTS,
-    VALIDATORS,
-    block,
-    feed,
-    others,
-    propose,
-    proposer_key,
-    vote,
-)
 
 PAUSED = replace(TIMEOUTS, commit_ms=1000)
 PRECOMMIT = VoteKind.PRECOMMIT
@@ -218,7 +219,7 @@ def _commit_gaps(transactions_waiting: float) -> list[float]:
     )
     assert result.ok, result.describe()
     times = result.nodes[0].commit_times
-    return [b - a for a, b in zip(times[2:], times[3:], strict=False)]
+    return [b - a for a, b in pairwise(times[2:])]
 
 
 def test_a_cluster_keeps_the_pause_without_transactions_and_skips_it_with_them() -> None:
