@@ -4,11 +4,15 @@ memory it grows are those of py-evm's own computation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from eth.exceptions import OutOfGas
+from eth.exceptions import InsufficientStack, OutOfGas
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.prague.computation import PragueComputation
+from eth.vm.memory import Memory
 from eth.vm.message import Message
+from eth.vm.stack import Stack
 from eth.vm.transaction_context import BaseTransactionContext
 from eth_utils.exceptions import ValidationError
 from eth_utils.hexadecimal import encode_hex
@@ -115,3 +119,63 @@ def test_hex_text_of_py_evms_block_path_is_eth_utils(value: bytes) -> None:
 
     assert storage.encode_hex is computation_module._hex
     assert computation_module._hex(value) == encode_hex(value)
+
+
+STACK_OPS = st.lists(
+    st.tuples(st.sampled_from(["push_int", "push_bytes", "pop_ints", "pop1_int", "pop_any"]),
+              st.integers(0, 2**256 - 1), st.integers(1, 4)),
+    max_size=40,
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=STACK_OPS)
+def test_the_stack_pops_integers_as_py_evms(ops: list[tuple[str, int, int]]) -> None:
+    trails = []
+    for stack in (Stack(), _computation(LEAN, b"\x00")._stack):  # type: ignore[attr-defined]
+        trail: list[object] = []
+        for name, value, count in ops:
+            try:
+                if name == "push_int":
+                    stack.push_int(value)
+                elif name == "push_bytes":
+                    stack.push_bytes(value.to_bytes(32, "big").lstrip(b"\x00"))
+                elif name == "pop1_int":
+                    trail.append(stack.pop1_int())
+                else:
+                    trail.append(getattr(stack, name)(count))
+            except InsufficientStack as exc:
+                trail.append(str(exc))
+        trail.append(list(stack.values))
+        trails.append(trail)
+    assert trails[0] == trails[1]
+
+
+def test_the_computations_stack_calls_are_its_stacks() -> None:
+    computation: Any = _computation(LEAN, b"\x00")
+    computation.stack_push_int(7)
+    assert computation._stack.values == [7]
+    assert computation.stack_pop_ints(1) == (7,)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    writes=st.lists(
+        st.tuples(st.integers(0, 200) | st.just(2**256), st.integers(0, 70), st.integers(0, 3)),
+        max_size=10,
+    )
+)
+def test_memory_writes_as_py_evms(writes: list[tuple[int, int, int]]) -> None:
+    trails = []
+    for memory in (Memory(), _computation(LEAN, b"\x00")._memory):  # type: ignore[attr-defined]
+        memory.extend(0, 128)
+        trail: list[object] = []
+        for start, size, shift in writes:
+            value = bytes(range(size + shift - 1 if shift == 3 else size))  # 3: a wrong length
+            try:
+                memory.write(start, size, value)
+                trail.append("ok")
+            except ValidationError as exc:
+                trail.append(str(exc))
+        trails.append((trail, bytes(memory._bytes)))
+    assert trails[0] == trails[1]

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from peerchain.execution.computation import STACK_CALLS
+
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 # Every py-evm name execution/ imports that is not part of its documented API surface.
@@ -34,9 +36,14 @@ INTERNALS = {
     "eth.precompiles": ["point_evaluation"],
     # tracing (execution/tracing/hooks.py) wraps the interpreter's opcode table
     "eth.vm.logic.invalid": ["InvalidOpcode"],
-    "eth.vm.computation": ["BaseComputation"],
+    "eth.vm.computation": ["BaseComputation", "memory_gas_cost"],
     # execution/computation.py charges the gas of these opcodes itself
     "eth.vm.opcode": ["_FastOpcode"],
+    # ... replaces the computation's stack and memory by subclasses of py-evm's, and
+    # charges memory growth with py-evm's cost function
+    "eth.vm.stack": ["Stack", "to_int"],
+    "eth.vm.memory": ["Memory"],
+    "eth._utils.numeric": ["ceil32"],
     # ... and gives these modules a cheaper `encode_hex`
     "eth.vm.logic.storage": ["encode_hex"],
     "eth.vm.forks.frontier.state": ["encode_hex"],
@@ -61,6 +68,7 @@ ATTRIBUTES = [
     ("eth.vm.code_stream", "CodeStream", (b"",), "valid_positions"),
     ("eth.vm.code_stream", "CodeStream", (b"",), "invalid_positions"),
     ("eth.vm.gas_meter", "GasMeter", (0,), "gas_remaining"),
+    ("eth.vm.stack", "Stack", (), "_pop"),
 ]
 # (`_precompiles` and `get_precompiles`: state overrides that move precompiles,
 # execution/calls.py; `_stack`, whose `values` execution/simulate.py reads)
@@ -77,6 +85,7 @@ CLASS_ATTRIBUTES = {
         "_memory",
         "consume_gas",
         "extend_memory",
+        *(f"stack_{name}" for name in STACK_CALLS),
     ],
 }
 

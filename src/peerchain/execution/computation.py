@@ -10,7 +10,10 @@ for every opcode made cheaper, the rules unchanged:
   is taken from the meter directly (by the simple opcodes themselves: a fixed charge,
   then their logic), and any other goes to the meter (its errors unchanged).
 - memory: an access within the memory already paid for, or of no bytes, needs no gas
-  arithmetic.
+  arithmetic; growing it charges the same gas without py-evm's checks and log line.
+- memory writes that fit are made without py-evm's argument checks.
+- the stack: integers are popped without a generator, and the computation's `stack_*`
+  calls are bound when it is made (py-evm binds each on first use, slowly).
 - the state's logger: py-evm builds it on every access (each transaction asks several
   times); here it is made once per state class.
 - hex text: py-evm formats addresses into debug-log lines and gas-charge reasons with
@@ -22,11 +25,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from eth._utils.numeric import ceil32
 from eth.abc import MessageAPI, StateAPI, TransactionContextAPI
+from eth.exceptions import InsufficientStack
+from eth.vm.computation import memory_gas_cost
 from eth.vm.forks.cancun import state as cancun_state
 from eth.vm.forks.frontier import state as frontier_state
 from eth.vm.logic import storage as storage_logic
+from eth.vm.memory import Memory
 from eth.vm.opcode import _FastOpcode
+from eth.vm.stack import Stack, to_int
 from eth_utils.hexadecimal import encode_hex
 from eth_utils.logging import ExtendedDebugLogger, get_extended_debug_logger
 
@@ -48,6 +56,12 @@ class _JumpAnalysis:
 
 
 _WORD_LIMIT = 2**256
+# The stack methods py-evm's computation exposes as `stack_<name>`.
+STACK_CALLS = (
+    "pop_ints", "pop_bytes", "pop_any", "pop1_int", "pop1_bytes", "pop1_any",
+    "push_int", "push_bytes",
+)  # fmt: skip
+_STACK_ATTRIBUTES = tuple((f"stack_{name}", name) for name in STACK_CALLS)
 
 
 def _hex(value: Any) -> str:
@@ -76,6 +90,13 @@ class CheapBookkeeping:
         self, state: StateAPI, message: MessageAPI, transaction_context: TransactionContextAPI
     ) -> None:
         super().__init__(state, message, transaction_context)  # type: ignore[call-arg]
+        self._memory = _LeanMemory()
+        stack = self._stack = _LeanStack()
+        # py-evm's computation binds these to its stack on first use per computation
+        # (`cached_property`, which asks asyncio whether each is a coroutine): bound here.
+        attributes = self.__dict__
+        for attribute, name in _STACK_ATTRIBUTES:
+            attributes[attribute] = getattr(stack, name)
         code = message.code
         if code:
             analysis = _ANALYSES.get(bytes(code), _JumpAnalysis)
@@ -90,11 +111,58 @@ class CheapBookkeeping:
             meter.consume_gas(amount, reason)
 
     def extend_memory(self, start_position: int, size: int) -> None:
-        if 0 <= start_position < _WORD_LIMIT and (
-            size == 0 or (size > 0 and start_position + size <= len(self._memory._bytes))
+        if not (0 <= start_position < _WORD_LIMIT and 0 <= size < _WORD_LIMIT):
+            super().extend_memory(start_position, size)  # type: ignore[misc]  # it raises
+            return
+        before = len(self._memory._bytes)  # a multiple of 32
+        end = start_position + size
+        if size == 0 or end <= before:
+            return  # nothing to grow: no gas, no change
+        after = ceil32(end)
+        cost = memory_gas_cost(after) - memory_gas_cost(before)
+        meter = self._gas_meter
+        if cost <= meter.gas_remaining:
+            meter.gas_remaining -= cost
+        else:
+            meter.consume_gas(cost, f"Expanding memory {before} -> {after}")
+        self._memory.extend(start_position, size)
+
+
+class _LeanMemory(Memory):
+    """py-evm's memory, writing bytes that fit into what it holds without its checks."""
+
+    def write(self, start_position: int, size: int, value: bytes) -> None:
+        memory = self._bytes
+        if (
+            type(value) is bytes
+            and type(start_position) is int
+            and len(value) == size
+            and start_position >= 0
+            and start_position + size <= len(memory)
         ):
-            return  # nothing to grow: no gas, no change (the length is a word multiple)
-        super().extend_memory(start_position, size)  # type: ignore[misc]
+            memory[start_position : start_position + size] = value
+        else:
+            super().write(start_position, size, value)  # its checks, its errors
+
+
+class _LeanStack(Stack):
+    """py-evm's stack, popping integers without a generator or a call per item."""
+
+    def pop1_int(self) -> int:
+        try:
+            value = self._pop()
+        except IndexError:
+            raise InsufficientStack("Wanted 1 stack item, had none") from None
+        return value if type(value) is int else to_int(value)
+
+    def pop_ints(self, num_items: int) -> tuple[int, ...]:
+        values = self.values
+        if num_items > len(values):
+            raise InsufficientStack(f"Wanted {num_items} stack items, only had {len(values)}")
+        popped = values[-num_items:]
+        del values[-num_items:]
+        popped.reverse()
+        return tuple([v if type(v) is int else to_int(v) for v in popped])
 
 
 class _ChargedOpcode:
