@@ -9,6 +9,7 @@ own sedes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import rlp
@@ -86,6 +87,16 @@ def split_list(data: bytes) -> list[bytes]:
         items.append(data[position:item_end])
         position = item_end
     return items
+
+
+def encode_encoded_list(items: Sequence[bytes]) -> bytes:
+    """RLP of a list whose items are given already encoded (as `split_list` gives them)."""
+    payload = b"".join(items)
+    length = len(payload)
+    if length < 56:
+        return bytes((0xC0 + length,)) + payload
+    size = encode_uint(length)
+    return bytes((0xF7 + len(size),)) + size + payload
 
 
 def encode_uint(value: int) -> bytes:

@@ -23,7 +23,14 @@ from peerchain.core.errors import (
     InvalidTransaction,
     WrongChainId,
 )
-from peerchain.core.rlp import RLPItem, decode_rlp, encode_rlp, encode_uint
+from peerchain.core.rlp import (
+    RLPItem,
+    decode_rlp,
+    encode_encoded_list,
+    encode_rlp,
+    encode_uint,
+    split_list,
+)
 
 AccessList = tuple[tuple[bytes, tuple[int, ...]], ...]
 
@@ -191,6 +198,18 @@ def signing_hash(tx: UnsignedTransaction) -> bytes:
     return crypto.keccak256(bytes([tx.type]) + encode_rlp(items))
 
 
+def _raw_signing_hash(raw: bytes, tx: UnsignedTransaction) -> bytes:
+    """`signing_hash(tx)` for `raw`, the canonical encoding of `tx` signed: the
+    encodings of its unsigned fields taken as they stand in `raw` (without v, r, s)
+    rather than encoded again."""
+    if tx.type == LEGACY_TX:
+        items = split_list(raw)[:6]
+        if tx.chain_id is not None:
+            items += [encode_rlp(encode_uint(tx.chain_id)), b"\x80", b"\x80"]
+        return crypto.keccak256(encode_encoded_list(items))
+    return crypto.keccak256(raw[:1] + encode_encoded_list(split_list(raw[1:])[:-3]))
+
+
 def _encode_signed(tx: UnsignedTransaction, v: int, r: int, s: int) -> bytes:
     items = [*_payload_items(tx), encode_uint(v), encode_uint(r), encode_uint(s)]
     if tx.type == LEGACY_TX:
@@ -205,7 +224,8 @@ def _legacy_v(chain_id: int | None, y_parity: int) -> int:
 def _assemble(
     tx: UnsignedTransaction, raw: bytes, v: int, r: int, s: int, impersonation: bool = False
 ) -> Transaction:
-    """Recover the sender of a signed `tx` and build the Transaction. Raises InvalidSignature.
+    """Recover the sender of a signed `tx` (`raw`, its canonical encoding) and build the
+    Transaction. Raises InvalidSignature.
 
     With `impersonation`, a signature with s = IMPERSONATED_S names its sender in r."""
     y_parity = v
@@ -218,7 +238,7 @@ def _assemble(
     if not (0 < r < crypto.SECP256K1_N and 0 < s <= SECP256K1_HALF_N):
         raise InvalidSignature("invalid transaction v, r, s values")
     try:
-        sender = crypto.recover_address(signing_hash(tx), y_parity, r, s)
+        sender = crypto.recover_address(_raw_signing_hash(raw, tx), y_parity, r, s)
     except crypto.BadSignature as exc:
         raise InvalidSignature(f"invalid sender: {exc}") from exc
     return _transaction(tx, raw, v, r, s, sender)

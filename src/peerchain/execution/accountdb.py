@@ -137,7 +137,9 @@ class AccountDB(AccountDatabaseAPI):
 
     def set_balance(self, address: Address, balance: int) -> None:
         validate_uint256(balance, title="Account Balance")
-        self._update_account(address, balance=balance)
+        # (not `_update_account`: NamedTuple._replace costs more, on every transaction)
+        nonce, _, storage_root, code_hash = self._account(address) or EMPTY_ACCOUNT
+        self._set_account(address, AccountRecord(nonce, balance, storage_root, code_hash))
 
     def get_nonce(self, address: Address) -> int:
         account = self._account(address)
@@ -145,7 +147,8 @@ class AccountDB(AccountDatabaseAPI):
 
     def set_nonce(self, address: Address, nonce: int) -> None:
         validate_uint64(nonce, title="Nonce")
-        self._update_account(address, nonce=nonce)
+        _, balance, storage_root, code_hash = self._account(address) or EMPTY_ACCOUNT
+        self._set_account(address, AccountRecord(nonce, balance, storage_root, code_hash))
 
     def increment_nonce(self, address: Address) -> None:
         self.set_nonce(address, self.get_nonce(address) + 1)
