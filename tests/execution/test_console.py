@@ -87,6 +87,18 @@ def test_console_lines_are_bounded() -> None:
     assert unbounded.lines() == ("kept",)
 
 
+def test_console_calldata_past_its_bound_is_counted_not_decoded() -> None:
+    # A word prints as little as one character: the text limit alone would let a contract
+    # have megabytes of calldata decoded for nothing; reading stops at 8 bytes per char.
+    lines = ConsoleLines(limit=10)
+    zero = _call("log(uint256)", word(0))  # 36 bytes, one character
+    lines.take(zero)
+    lines.take(zero)
+    lines.take(_call("log(string)", word(32), tail=_string("x" * 40)))  # 100 bytes: too many
+    lines.take(b"\x00" * 8)  # not a console call: read, nothing kept
+    assert lines.lines() == ("0", "0", "(1 more console.log lines not shown)")
+
+
 def _contract(function: str = "greet") -> tuple[bytes, bytes]:
     out = vyper.compile_code(SOURCE, output_formats=["bytecode", "method_identifiers"])
     return bytes.fromhex(out["bytecode"][2:]), bytes.fromhex(

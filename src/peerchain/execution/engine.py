@@ -39,6 +39,7 @@ from peerchain.execution.queries import StateQueries
 from peerchain.execution.reads import ChainReads
 from peerchain.execution.receipts import block_receipts
 from peerchain.execution.session import EmptyStore, InvalidBlock, error_reason, missing_is_fault
+from peerchain.execution.tracing.console import ConsoleLines
 from peerchain.execution.tracing.console import sink_to as console_sink
 from peerchain.execution.transition import AppliedBlock, apply_block
 
@@ -136,7 +137,7 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
             self._building_vm.validate_header(header, evm_parent)
         except ValidationError as exc:
             raise InvalidBlock(error_reason(exc)) from exc
-        console: list[str] = []
+        console = ConsoleLines()
         builder = self._vm.get_transaction_builder()
         candidates: list[Transaction] = []
         evm_txs = []
@@ -152,7 +153,7 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
             candidates.append(tx)
             evm_txs.append(evm_tx)
         try:
-            with console_sink(console.append):
+            with console_sink(console):
                 applied = apply_block(
                     self._console_vm,
                     db,
@@ -172,7 +173,7 @@ class ExecutionEngine(ChainReads, StateQueries, ChainEdits):
         )
         receipts = block_receipts(applied.outcomes, included, block.header)
         self._remember(block, receipts)
-        return ExecutedBlock(block, receipts, skipped, dict(overlay.changes), tuple(console))
+        return ExecutedBlock(block, receipts, skipped, dict(overlay.changes), console.lines())
 
     def check_body(self, block_rlp: bytes) -> BodyHeader:
         """Decode a block and check its body against its header, without executing it

@@ -5,7 +5,6 @@ eth_estimateGas, access lists, traces, eth_simulateV1, and the pending block's h
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
 
@@ -50,7 +49,7 @@ class StateQueries(EngineSession):
         state, request = self._call_state(
             request, header, state_overrides, block_overrides, gas_cap, console
         )
-        with _printing_to(console):
+        with console_sink(console):
             return calls.call(state, self._vm.get_transaction_builder(), request, _gas(request))
 
     @missing_is_fault
@@ -74,7 +73,7 @@ class StateQueries(EngineSession):
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        with _printing_to(console):
+        with console_sink(console):
             return calls.estimate_gas(state, builder, request, _gas(request), floor, console)
 
     def create_access_list(
@@ -122,7 +121,7 @@ class StateQueries(EngineSession):
             request, header, state_overrides, block_overrides, gas_cap, console
         )
         builder = self._vm.get_transaction_builder()
-        with _printing_to(console):
+        with console_sink(console):
             return tracing.trace_call(self._vm, state, builder, request, _gas(request), config)
 
     @missing_is_fault
@@ -140,7 +139,7 @@ class StateQueries(EngineSession):
         chain, _ = self._open()
         vm = self._call_vm(console)
         base = self._evm_header_of(chain, header)
-        with _printing_to(console):
+        with console_sink(console):
             return simulate_blocks(
                 vm,
                 chain.chaindb,
@@ -219,8 +218,3 @@ class StateQueries(EngineSession):
 def _gas(request: CallRequest) -> int:
     assert request.gas is not None, "set by _call_state"
     return request.gas
-
-
-def _printing_to(console: ConsoleLines | None) -> AbstractContextManager[None]:
-    """Console.log texts of the executions inside go to `console` (nowhere if None)."""
-    return console_sink(None if console is None else console.append)

@@ -33,9 +33,12 @@ T = TypeVar("T")
 
 CONSOLE_ADDRESS = bytes.fromhex("000000000000000000636F6e736F6c652e6c6f67")
 _COMBINED = ("uint256", "string", "bool", "address")
-# The most text one query carries back: a contract can print the same megabyte of memory
-# thousands of times within the gas cap.
+# The most text one query or built block carries back: a contract can print the same
+# megabyte of memory thousands of times within the gas cap.
 MAX_CONSOLE_CHARS = 1 << 20
+# The most console calldata one of them decodes, as a multiple of the text limit: a word
+# can print as one character, so the text limit alone does not bound the decoding work.
+_READ_PER_CHAR = 8
 _SINGLE = ("int256", "bytes", *(f"bytes{n}" for n in range(1, 33)))
 _NAMED = {
     "logInt": "int256",
@@ -140,12 +143,12 @@ def decode_console_call(data: bytes) -> str | None:
 
 
 # The sink of the execution running in this thread or task, if any.
-_SINK: ContextVar[Callable[[str], None] | None] = ContextVar("console_sink", default=None)
+_SINK: ContextVar[ConsoleLines | None] = ContextVar("console_sink", default=None)
 
 
 @contextmanager
-def sink_to(sink: Callable[[str], None] | None) -> Iterator[None]:
-    """Hand the console.log texts of executions by `capturing` VMs inside the block (in
+def sink_to(sink: ConsoleLines | None) -> Iterator[None]:
+    """Hand the console.log calls of executions by `capturing` VMs inside the block (in
     this thread or task) to `sink` (to nothing if None)."""
     token = _SINK.set(sink)
     try:
@@ -164,9 +167,7 @@ def capturing(vm_class: Any) -> Any:
     def generate_child_computation(self: Any, child_msg: MessageAPI) -> ComputationAPI:
         sink = _SINK.get() if child_msg.code_address == CONSOLE_ADDRESS else None
         if sink is not None:
-            text = decode_console_call(bytes(child_msg.data))
-            if text is not None:
-                sink(text)
+            sink.take(bytes(child_msg.data))
         child: ComputationAPI = base.generate_child_computation(self, child_msg)
         return child
 
@@ -179,15 +180,29 @@ def capturing(vm_class: Any) -> Any:
 
 
 class ConsoleLines:
-    """The console.log lines of one query: at most `limit` characters in all (lines past
-    it are counted, not kept), and none after `stop` (an estimate keeps the lines of its
-    run with all the gas, not those of every trial)."""
+    """The console.log lines of one query or built block: at most `limit` characters in
+    all, from at most `_READ_PER_CHAR` times as many bytes of calldata (calls past either
+    are counted, not kept), and none after `stop` (an estimate keeps the lines of its run
+    with all the gas, not those of every trial)."""
 
     def __init__(self, limit: int = MAX_CONSOLE_CHARS) -> None:
         self._lines: list[str] = []
         self._left = limit
+        self._unread = _READ_PER_CHAR * limit
         self._dropped = 0
         self._stopped = False
+
+    def take(self, calldata: bytes) -> None:
+        """Keep the line of a call to the console address, if it is a console call."""
+        if self._stopped:
+            return
+        if len(calldata) > self._unread:
+            self._dropped += 1
+            return
+        self._unread -= len(calldata)
+        text = decode_console_call(calldata)
+        if text is not None:
+            self.append(text)
 
     def append(self, text: str) -> None:
         if self._stopped:
