@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from eth.exceptions import InsufficientStack, OutOfGas
+from eth.exceptions import FullStack, InsufficientStack, OutOfGas
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.memory import Memory
@@ -123,7 +123,8 @@ def test_hex_text_of_py_evms_block_path_is_eth_utils(value: bytes) -> None:
 
 STACK_OPS = st.lists(
     st.tuples(st.sampled_from(["push_int", "push_bytes", "pop_ints", "pop1_int", "pop_any"]),
-              st.integers(0, 2**256 - 1), st.integers(1, 4)),
+              st.integers(0, 2**256 - 1) | st.integers(2**256, 2**264) | st.just(-1),
+              st.integers(1, 4) | st.integers(1020, 1030)),
     max_size=40,
 )  # fmt: skip
 
@@ -137,14 +138,17 @@ def test_the_stack_pops_integers_as_py_evms(ops: list[tuple[str, int, int]]) -> 
         for name, value, count in ops:
             try:
                 if name == "push_int":
-                    stack.push_int(value)
+                    for _ in range(count):
+                        stack.push_int(value)
                 elif name == "push_bytes":
-                    stack.push_bytes(value.to_bytes(32, "big").lstrip(b"\x00"))
+                    size = max(value.bit_length() + 7, 8) // 8
+                    for _ in range(count):
+                        stack.push_bytes(value.to_bytes(size, "big", signed=value < 0))
                 elif name == "pop1_int":
                     trail.append(stack.pop1_int())
                 else:
                     trail.append(getattr(stack, name)(count))
-            except InsufficientStack as exc:
+            except (InsufficientStack, FullStack, ValidationError) as exc:
                 trail.append(str(exc))
         trail.append(list(stack.values))
         trails.append(trail)

@@ -52,7 +52,12 @@ INTERNALS = {
     "eth.db.account": ["AccountDB"],
     "eth.db.witness": ["MetaWitness"],
     "eth.typing": ["JournalDBCheckpoint"],
-    "eth.validation": ["validate_uint64", "validate_uint256"],
+    "eth.validation": [
+        "validate_uint64",
+        "validate_uint256",
+        "validate_stack_int",
+        "validate_stack_bytes",
+    ],
     "eth.vm.interrupt": ["MissingBytecode"],
     "eth.vm.forks.cancun.state": ["CancunState", "encode_hex"],
     "eth.vm.forks.prague.state": ["PragueState"],

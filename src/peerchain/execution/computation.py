@@ -27,7 +27,8 @@ from typing import Any
 
 from eth._utils.numeric import ceil32
 from eth.abc import MessageAPI, StateAPI, TransactionContextAPI
-from eth.exceptions import InsufficientStack
+from eth.exceptions import FullStack, InsufficientStack
+from eth.validation import validate_stack_bytes, validate_stack_int
 from eth.vm.computation import memory_gas_cost
 from eth.vm.forks.cancun import state as cancun_state
 from eth.vm.forks.frontier import state as frontier_state
@@ -146,7 +147,24 @@ class _LeanMemory(Memory):
 
 
 class _LeanStack(Stack):
-    """py-evm's stack, popping integers without a generator or a call per item."""
+    """py-evm's stack, popping integers without a generator or a call per item and
+    checking pushed items inline."""
+
+    def push_int(self, value: int) -> None:
+        values = self.values
+        if len(values) > 1023:
+            raise FullStack("Stack limit reached")
+        if not 0 <= value < _WORD_LIMIT:
+            validate_stack_int(value)  # raises
+        values.append(value)
+
+    def push_bytes(self, value: bytes) -> None:
+        values = self.values
+        if len(values) > 1023:
+            raise FullStack("Stack limit reached")
+        if len(value) > 32:
+            validate_stack_bytes(value)  # raises
+        values.append(value)
 
     def pop1_int(self) -> int:
         try:
