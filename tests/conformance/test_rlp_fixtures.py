@@ -1,7 +1,8 @@
 """ethereum/tests RLPTests through the project's RLP edge (`encode_rlp` / `decode_rlp`).
 
-Valid cases encode to the expected bytes and decode back to the same structure;
-invalid ones raise DecodeError.
+Valid cases encode to the expected bytes (also through the direct encoders
+`encode_bytes` / `encode_list`) and decode back to the same structure; invalid ones
+raise DecodeError.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from typing import Any
 import pytest
 
 from peerchain.core.errors import DecodeError
-from peerchain.core.rlp import RLPItem, decode_rlp, encode_rlp, encode_uint
+from peerchain.core.rlp import (
+    RLPItem,
+    decode_rlp,
+    encode_bytes,
+    encode_list,
+    encode_rlp,
+    encode_uint,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ethereum-tests" / "RLPTests"
 
@@ -51,7 +59,14 @@ def test_fixture_sets_are_present() -> None:
 def test_valid_rlp_round_trips(given: Any, out: str) -> None:
     item = _item(given)
     assert encode_rlp(item) == _hex(out)
+    assert _encode_directly(item) == _hex(out)
     assert decode_rlp(_hex(out)) == item
+
+
+def _encode_directly(item: RLPItem) -> bytes:
+    if isinstance(item, bytes):
+        return encode_bytes(item)
+    return encode_list(_encode_directly(i) for i in item)
 
 
 @pytest.mark.parametrize(("given", "out"), INVALID)

@@ -9,7 +9,7 @@ own sedes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import rlp
@@ -89,14 +89,25 @@ def split_list(data: bytes) -> list[bytes]:
     return items
 
 
-def encode_encoded_list(items: Sequence[bytes]) -> bytes:
-    """RLP of a list whose items are given already encoded (as `split_list` gives them)."""
-    payload = b"".join(items)
-    length = len(payload)
+def _encode_length(length: int, offset: int) -> bytes:
     if length < 56:
-        return bytes((0xC0 + length,)) + payload
-    size = encode_uint(length)
-    return bytes((0xF7 + len(size),)) + size + payload
+        return bytes((offset + length,))
+    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes((offset + 55 + len(size),)) + size
+
+
+def encode_bytes(data: bytes) -> bytes:
+    """RLP of a byte string (as `encode_rlp` makes it, without its type inference)."""
+    if len(data) == 1 and data[0] < 0x80:
+        return data
+    return _encode_length(len(data), 0x80) + data
+
+
+def encode_list(items: Iterable[bytes]) -> bytes:
+    """RLP of a list whose items are given already encoded (by `encode_bytes`, or as
+    `split_list` gives them)."""
+    body = b"".join(items)
+    return _encode_length(len(body), 0xC0) + body
 
 
 def encode_uint(value: int) -> bytes:

@@ -26,7 +26,7 @@ from peerchain.core.errors import (
 from peerchain.core.rlp import (
     RLPItem,
     decode_rlp,
-    encode_encoded_list,
+    encode_list,
     encode_rlp,
     encode_uint,
     split_list,
@@ -206,8 +206,8 @@ def _raw_signing_hash(raw: bytes, tx: UnsignedTransaction) -> bytes:
         items = split_list(raw)[:6]
         if tx.chain_id is not None:
             items += [encode_rlp(encode_uint(tx.chain_id)), b"\x80", b"\x80"]
-        return crypto.keccak256(encode_encoded_list(items))
-    return crypto.keccak256(raw[:1] + encode_encoded_list(split_list(raw[1:])[:-3]))
+        return crypto.keccak256(encode_list(items))
+    return crypto.keccak256(raw[:1] + encode_list(split_list(raw[1:])[:-3]))
 
 
 def _encode_signed(tx: UnsignedTransaction, v: int, r: int, s: int) -> bytes:

@@ -20,9 +20,15 @@ from eth.exceptions import UnrecognizedTransactionType
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError, PeerChainError
-from peerchain.core.rlp import LIBRARY_ERRORS, decode_object, decode_rlp, split_list
+from peerchain.core.rlp import (
+    LIBRARY_ERRORS,
+    decode_object,
+    decode_rlp,
+    encode_bytes,
+    encode_list,
+    split_list,
+)
 from peerchain.execution import trie
-from peerchain.execution.trie import encode_bytes, encode_list
 
 _UNDECODABLE: tuple[type[Exception], ...] = (
     DecodeError,

@@ -20,7 +20,14 @@ from eth.rlp.sedes import chain_gaps
 from eth_typing import BlockNumber, Hash32
 
 from peerchain.core.crypto import keccak256
-from peerchain.core.rlp import decode_uint, encode_object, encode_rlp, encode_uint
+from peerchain.core.rlp import (
+    decode_uint,
+    encode_bytes,
+    encode_list,
+    encode_object,
+    encode_rlp,
+    encode_uint,
+)
 
 _HEAD_KEY = SchemaV1.make_canonical_head_hash_lookup_key()
 _HEADER_GAPS_KEY = SchemaV1.make_header_chain_gaps_lookup_key()
@@ -68,8 +75,9 @@ def write_block_records(
     db[_HEAD_KEY] = block_hash
     number_bytes = encode_uint(number)
     tx_key = SchemaV1.make_transaction_hash_to_block_lookup_key
+    number_item = encode_bytes(number_bytes)
     for index, tx_hash in enumerate(tx_hashes):
-        db[tx_key(Hash32(tx_hash))] = encode_rlp([number_bytes, encode_uint(index)])
+        db[tx_key(Hash32(tx_hash))] = encode_list((number_item, encode_bytes(encode_uint(index))))
     withdrawal_key = SchemaV1.make_withdrawal_hash_to_block_lookup_key
     for index, withdrawal in enumerate(withdrawals):
         lookup = encode_rlp([number_bytes, encode_uint(index)])

@@ -15,9 +15,9 @@ from eth.abc import ReceiptAPI
 
 from peerchain.core.blocks import Header, Log, Receipt
 from peerchain.core.bloom import BLOOM_BYTES, item_bloom
+from peerchain.core.rlp import encode_bytes, encode_list
 from peerchain.core.transactions import Transaction
 from peerchain.execution.convert import created_address
-from peerchain.execution.trie import encode_bytes, encode_list
 
 # A log as py-evm's computation reports it: address, topics as ints, data.
 EvmLog = tuple[bytes, tuple[int, ...], bytes]

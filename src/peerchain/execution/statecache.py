@@ -20,9 +20,9 @@ from eth.constants import EMPTY_SHA3
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import DecodeError
-from peerchain.core.rlp import RLPItem, decode_rlp
+from peerchain.core.rlp import RLPItem, decode_rlp, encode_bytes, encode_list
 from peerchain.execution import trie
-from peerchain.execution.trie import BLANK_ROOT, Child, Leaf, Loader, encode_bytes, encode_list
+from peerchain.execution.trie import BLANK_ROOT, Child, Leaf, Loader
 
 ROOTS_KEPT = 4096
 CODES_KEPT = 1024

@@ -15,12 +15,12 @@ MissingNode when the store does not have it.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from peerchain.core.crypto import keccak256
 from peerchain.core.errors import PeerChainError
-from peerchain.core.rlp import decode_rlp, encode_rlp
+from peerchain.core.rlp import decode_rlp, encode_bytes, encode_list, encode_rlp
 
 BLANK_NODE = b"\x80"
 BLANK_ROOT = keccak256(BLANK_NODE)
@@ -90,26 +90,6 @@ Loader = Callable[[bytes], bytes]
 
 
 # --- encoding -------------------------------------------------------------------------
-def _encode_length(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes((offset + length,))
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes((offset + 55 + len(size),)) + size
-
-
-def encode_bytes(data: bytes) -> bytes:
-    """RLP of a byte string."""
-    if len(data) == 1 and data[0] < 0x80:
-        return data
-    return _encode_length(len(data), 0x80) + data
-
-
-def encode_list(items: Iterable[bytes]) -> bytes:
-    """RLP of a list whose items are already encoded."""
-    body = b"".join(items)
-    return _encode_length(len(body), 0xC0) + body
-
-
 def _hex_prefix(path: str, leaf: bool) -> bytes:
     flag = 2 if leaf else 0
     if len(path) % 2:
