@@ -46,7 +46,9 @@ What the paper leaves to an implementation:
   checked and counted during the pause), and the node said `TransactionsWaiting` for
   the new height (its mempool holds work). With an empty mempool the chain keeps its
   pace instead of making empty blocks back to back; a validator that never precommits
-  costs the full pause. Only the time round 0 starts changes: no vote or check does.
+  costs the full pause. A proposal of round 0 ends the pause too (its proposer found
+  work; CometBFT enters prevote on a complete proposal during timeout_commit as well).
+  Only the time round 0 starts changes: no vote or check does.
 - A proposal's block bytes must belong to its signed hash (`check_value`, the
   application's binding), else the proposal is invalid: the first body seen for a hash
   is then always the real one, and so is a commit's.
@@ -559,7 +561,8 @@ class ConsensusMachine:
 
     def _advance(self) -> None:
         while (
-            self._upon_own_votes_before_decision()
+            self._upon_proposal_in_pause()
+            or self._upon_own_votes_before_decision()
             or self._upon_decision()
             or self._upon_all_precommits_and_work()
             or self._upon_round_skip()
@@ -571,6 +574,14 @@ class ConsensusMachine:
             or self._upon_precommits_any()
         ):
             pass
+
+    def _upon_proposal_in_pause(self) -> bool:
+        """A proposal of round 0 ends the pause after a commit (module docstring)."""
+        if self.step is not Step.NEW_HEIGHT or self._proposals.first(0) is None:
+            return False
+        self._timeouts.pop((0, TimeoutKind.COMMIT), None)
+        self._start_round(0)
+        return True
 
     def _upon_own_votes_before_decision(self) -> bool:
         """When the current round is decidable, its prevote and precommit rules (lines

@@ -16,8 +16,11 @@ here, right after they are emitted.
   one. Older ones are delivered (they show that a peer is behind) but not relayed.
 - Catch-up: a peer that sends a message of our height and an older round is answered
   with our round's proposal and votes (machine `CatchUpRequested`); one of an older
-  height with that height's `Commit`. Each answer is rate-limited per (peer, height,
-  round) and by a token bucket per peer, so replayed old votes cost little.
+  height with that height's `Commit`, except a precommit of the height we just decided
+  (a validator finishing it: the machine counts it in its pause after the commit; a
+  peer that really stays behind announces so, below). Each answer is rate-limited per
+  (peer, height, round) and by a token bucket per peer, so replayed old votes cost
+  little.
 - Peers behind: a peer whose announced height has stayed below our last decided height
   for `behind_grace` gets the `Commit` of its next height (again at most once per
   `catch_up_interval`); commits are never flooded to every peer.
@@ -371,6 +374,12 @@ class Reactor:
         machine = self.machine
         assert machine is not None
         if height > current or (height == current and round_ >= machine.round):
+            return []
+        if (
+            height == current - 1
+            and isinstance(message, Vote)
+            and message.kind is VoteKind.PRECOMMIT
+        ):
             return []
         if not self._may_answer(peer, height, round_ if height == current else -1, now):
             return []
