@@ -10,18 +10,6 @@ from itertools import pairwise
 from statistics import median
 
 import pytest
-from tests.consensus.test_consensus_machine import (
-    CHAIN,
-    KEYS,
-    TIMEOUTS,
-    VALIDATORS,
-    block,
-    feed,
-    others,
-    propose,
-    proposer_key,
-    vote,
-)
 
 from peerchain.core.consensus.events import (
     Broadcast,
@@ -46,6 +34,19 @@ from peerchain.core.consensus.reactor import Reactor, SendCommit
 from peerchain.core.crypto import keccak256
 from peerchain.testing.cluster import SIM_TIMEOUTS, run_cluster
 from peerchain.testing.faults import FAULT_KINDS, random_faults
+
+from .test_consensus_machine import (
+    CHAIN,
+    KEYS,
+    TIMEOUTS,
+    VALIDATORS,
+    block,
+    feed,
+    others,
+    propose,
+    proposer_key,
+    vote,
+)
 
 PAUSED = replace(TIMEOUTS, commit_ms=1000)
 PRECOMMIT = VoteKind.PRECOMMIT

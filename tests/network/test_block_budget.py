@@ -1,5 +1,6 @@
 """A proposer under load builds no more than it can execute within its budget, so that its
-proposal reaches the other validators before their propose timeout."""
+proposal reaches the other validators before their propose timeout, and block sizes grow
+over a few blocks when a burst arrives."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from peerchain.core.mempool import Mempool
 from peerchain.core.transactions import UnsignedTransaction, decode_transaction, sign_transaction
 from peerchain.drivers.keystore import dev_private_keys
 from peerchain.drivers.storage import LmdbStore
-from peerchain.node.chainapp import MIN_BLOCK_TXS, ChainApplication
+from peerchain.node.chainapp import GROWTH, MIN_BLOCK_TXS, ChainApplication
 from peerchain.node.executor import BlockExecutor
 from peerchain.node.ledger import Ledger
 
@@ -68,11 +69,12 @@ def test_block_size_follows_the_measured_speed_and_the_budget(tmp_path: Path) ->
             return len(ledger.engine.execute_block(_block_rlp(value.data)).block.transactions)
 
         assert proposal_size(0) == MIN_BLOCK_TXS  # nothing measured yet
-        clock.step = 0.2  # and it takes 1 ms a transaction again
-        assert proposal_size(1) == 200  # 0.2 s at 1 ms a transaction
-        clock.step = 0.6  # three times slower: the estimate moves halfway, to 2 ms
-        assert proposal_size(2) == 200
-        assert proposal_size(3) == 100
+        clock.step = 0.2  # 192 transactions in 0.2 s: about 1 ms each again
+        # 0.2 s at 1 ms a transaction would be 200: the growth from the last block bounds it
+        assert proposal_size(1) == GROWTH * MIN_BLOCK_TXS + MIN_BLOCK_TXS == 192
+        clock.step = 0.6  # three times slower: the estimate moves halfway, to about 2 ms
+        assert proposal_size(2) == 195  # 0.2 s at 1.02 ms (the growth allows 448)
+        assert proposal_size(3) == 97  # 0.2 s at 2.05 ms
 
         unlimited = ChainApplication(
             ledger, mempool, validators, clock, private_key_to_address(KEYS[0]),

@@ -13,7 +13,10 @@ block sync, with a certificate instead of votes. Each certificate is checked aga
 validator set of its height, and block H commits to the set of H + 1 in its
 `parentBeaconBlockRoot` (`validator_set_hash`). With a `build_budget`, a proposal holds
 no more transactions than this node executes in that many seconds at its measured speed,
-so that under load it still reaches the other validators in time.
+so that under load it still reaches the other validators in time, and at most
+`GROWTH` times as many as the last block this node executed (plus `MIN_BLOCK_TXS`):
+when a burst arrives, blocks grow over a few heights while the speed estimate follows
+the load (a node busy admitting the burst executes slower than the idle one measured).
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ log = logging.getLogger(__name__)
 MAX_CLOCK_DRIFT = 15
 # A block built with no measured execution speed yet, or below it, holds at most this many.
 MIN_BLOCK_TXS = 64
+# A block holds at most this many times the transactions of the last one executed here
+# (plus MIN_BLOCK_TXS).
+GROWTH = 2
 # Verdicts of `check_value` remembered (a proposal is checked on relay and when counted).
 VALUE_VERDICTS = 64
 
@@ -100,6 +106,7 @@ class ChainApplication:
         self._executing: dict[bytes, asyncio.Future[ExecutedBlock]] = {}
         self._committing: asyncio.Task[None] | None = None
         self._seconds_per_tx: float | None = None
+        self._last_count = 0  # transactions of the last block this node executed
         self._verdicts: OrderedDict[BlockValue, BodyHeader | str] = OrderedDict()
 
     # --- certificates ---------------------------------------------------------------------
@@ -205,16 +212,19 @@ class ChainApplication:
     def _max_txs(self) -> int | None:
         """How many transactions this node can execute within `build_budget` seconds (by
         its recent speed), so that a proposal reaches the other validators before their
-        propose timeout even when the mempool holds more than a block; None: no cap."""
+        propose timeout even when the mempool holds more than a block, and no more than
+        `GROWTH` times the last block it executed (plus MIN_BLOCK_TXS); None: no cap."""
         if self.build_budget is None:
             return None
         if self._seconds_per_tx is None:
             return MIN_BLOCK_TXS
-        return max(MIN_BLOCK_TXS, int(self.build_budget / self._seconds_per_tx))
+        fits = max(MIN_BLOCK_TXS, int(self.build_budget / self._seconds_per_tx))
+        return min(fits, GROWTH * self._last_count + MIN_BLOCK_TXS)
 
     def _measure(self, count: int, seconds: float) -> None:
         """Fold the speed of one block execution into the estimate (blocks of a few
         transactions say more about fixed costs than about speed and are skipped)."""
+        self._last_count = count
         if count < MIN_BLOCK_TXS // 2 or seconds <= 0:
             return
         sample = seconds / count

@@ -147,7 +147,6 @@ class ConsensusNode(ChainView):
         self._checked: tuple[bytes, ConsensusMessage] | None = None
         self._halt_logged = False
         self._told_waiting = 0  # the height TransactionsWaiting was last posted for
-        self._recheck_waiting: asyncio.TimerHandle | None = None
         self.on_sync_progress: Callable[[int, int], None] | None = None
         self.ledger.faults.on_fault(self._on_fault)
 
@@ -179,8 +178,6 @@ class ConsensusNode(ChainView):
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        if self._recheck_waiting is not None:
-            self._recheck_waiting.cancel()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -344,7 +341,10 @@ class ConsensusNode(ChainView):
         whole seconds, each above its parent's: a chain faster than a block a second
         runs ahead of the clock (and validators refuse blocks more than
         MAX_CLOCK_DRIFT seconds ahead of theirs), so the next block starts early only
-        while it would be dated at most a second ahead of our clock."""
+        while it would be dated at most a second ahead of our clock. Asked again when a
+        transaction arrives (else the commit timeout starts the height): a block that
+        starts as one arrives carries it at once, and under a steady stream the chain
+        keeps in step with the arrivals, not with the seconds of the clock."""
         height = self.reactor.height
         head = self.ledger.head
         if (
@@ -354,19 +354,10 @@ class ConsensusNode(ChainView):
             or not self.mempool.has_executable(self.next_base_fee())
         ):
             return
-        early = head.timestamp - self.clock.now()
-        if early > 0:
-            if self._recheck_waiting is None:
-                self._recheck_waiting = asyncio.get_running_loop().call_later(
-                    early, self._recheck_transactions_waiting
-                )
+        if head.timestamp > self.clock.now():
             return
         self._told_waiting = height
         self._post(TransactionsWaiting(height))
-
-    def _recheck_transactions_waiting(self) -> None:
-        self._recheck_waiting = None
-        self._tell_transactions_waiting()
 
     async def _answer(self, work: Awaitable[T], what: str) -> T | None:
         """The application's answer, or None when it failed: a local fault stops the
