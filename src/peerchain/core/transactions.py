@@ -26,6 +26,7 @@ from peerchain.core.errors import (
 from peerchain.core.rlp import (
     RLPItem,
     decode_rlp,
+    encode_bytes,
     encode_list,
     encode_rlp,
     encode_uint,
@@ -205,7 +206,7 @@ def _raw_signing_hash(raw: bytes, tx: UnsignedTransaction) -> bytes:
     if tx.type == LEGACY_TX:
         items = split_list(raw)[:6]
         if tx.chain_id is not None:
-            items += [encode_rlp(encode_uint(tx.chain_id)), b"\x80", b"\x80"]
+            items += [encode_bytes(encode_uint(tx.chain_id)), b"\x80", b"\x80"]
         return crypto.keccak256(encode_list(items))
     return crypto.keccak256(raw[:1] + encode_list(split_list(raw[1:])[:-3]))
 

@@ -1,4 +1,5 @@
 """A small least-recently-used cache of immutable values (blocks and receipts by hash),
+or of answers that only grow and depend on the key alone (a code's jump destinations),
 safe to share between threads."""
 
 from __future__ import annotations
