@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from eth_account import Account
+from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import RPCEndpoint
 
@@ -247,3 +249,21 @@ class Devnet:
             parts.append(f"--- node{node.index} ({node.directory}/node.log) ---")
             parts.extend(tail)
         return "\n".join(parts)
+
+
+def send_transfer(devnet: Devnet, via: int, to: str, value: int) -> HexBytes:
+    """Send `value` wei from dev account 0 to `to` through node `via` with web3.py."""
+    w3 = devnet.web3(via)
+    sender = Account.from_key(DEV_KEY_0)
+    signed = sender.sign_transaction(
+        {
+            "to": to,
+            "value": value,
+            "gas": 21000,
+            "maxFeePerGas": 2 * w3.eth.gas_price,
+            "maxPriorityFeePerGas": 1,
+            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    return w3.eth.send_raw_transaction(signed.raw_transaction)

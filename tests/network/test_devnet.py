@@ -31,7 +31,7 @@ from peerchain.core.p2p.identity import NodeKey, parse_address
 from peerchain.core.p2p.messages import Channel, Disconnect, Gossip, Ping, Pong
 from peerchain.testing.rawpeer import RawPeer
 
-from .harness import DEV_KEY_0, Devnet, RpcFailed, wait_until
+from .harness import DEV_KEY_0, Devnet, RpcFailed, send_transfer, wait_until
 
 VALIDATORS = (0, 1, 2, 3)
 OBSERVER = 4
@@ -57,24 +57,6 @@ def receipt_on(devnet: Devnet, index: int, tx_hash: HexBytes) -> dict[str, Any] 
         return None
 
 
-def send_transfer(devnet: Devnet, via: int, value: int) -> HexBytes:
-    """Send `value` wei from dev account 0 to RECIPIENT through node `via` with web3.py."""
-    w3 = devnet.web3(via)
-    sender = Account.from_key(DEV_KEY_0)
-    signed = sender.sign_transaction(
-        {
-            "to": RECIPIENT,
-            "value": value,
-            "gas": 21000,
-            "maxFeePerGas": 2 * w3.eth.gas_price,
-            "maxPriorityFeePerGas": 1,
-            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
-            "chainId": CHAIN_ID,
-        }
-    )
-    return w3.eth.send_raw_transaction(signed.raw_transaction)
-
-
 def wait_for_receipts(devnet: Devnet, tx_hash: HexBytes, nodes: Sequence[int]) -> int:
     """Wait until every node of `nodes` has the receipt; check that all name one block, and
     a success; return the block number."""
@@ -92,7 +74,7 @@ def wait_for_receipts(devnet: Devnet, tx_hash: HexBytes, nodes: Sequence[int]) -
 
 def test_a_transaction_lands_in_one_block_that_every_node_agrees_on(devnet: Devnet) -> None:
     before = devnet.web3(1).eth.get_balance(RECIPIENT)
-    tx_hash = send_transfer(devnet, via=1, value=12345)
+    tx_hash = send_transfer(devnet, via=1, to=RECIPIENT, value=12345)
     number = wait_for_receipts(devnet, tx_hash, VALIDATORS)
     for i in VALIDATORS:
         assert devnet.web3(i).eth.get_balance(RECIPIENT, number) == before + 12345
@@ -162,7 +144,8 @@ def test_an_observer_given_one_address_discovers_the_network_syncs_and_serves_it
     devnet.assert_same_chain([0, OBSERVER], height, height + 2)
 
     # A transaction sent to the observer reaches the validators by gossip.
-    number = wait_for_receipts(devnet, send_transfer(devnet, via=OBSERVER, value=7), (3, OBSERVER))
+    sent = send_transfer(devnet, via=OBSERVER, to=RECIPIENT, value=7)
+    number = wait_for_receipts(devnet, sent, (3, OBSERVER))
     devnet.assert_same_chain([3, OBSERVER], number, number)
 
 
@@ -422,7 +405,8 @@ def http_json(url: str) -> tuple[int, dict[str, Any]]:
 def test_operators_scrape_metrics_and_ask_for_health_and_readiness(devnet: Devnet) -> None:
     url = devnet.nodes[2].rpc_url
     start = devnet.height(2)
-    number = wait_for_receipts(devnet, send_transfer(devnet, via=2, value=3), VALIDATORS)
+    sent = send_transfer(devnet, via=2, to=RECIPIENT, value=3)
+    number = wait_for_receipts(devnet, sent, VALIDATORS)
     devnet.wait_for_height([2], max(start, number) + 2, timeout=30)
     metrics = scrape(url)
     height = metrics["ethereum_blockchain_height"][()]

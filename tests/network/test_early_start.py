@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eth_account import Account
 from hexbytes import HexBytes
 from web3 import Web3
 
-from .harness import DEV_KEY_0, Devnet, wait_until
+from .harness import Devnet, send_transfer, wait_until
 
 VALIDATORS = (0, 1)
-CHAIN_ID = 1337
 PAUSE_MS = 120_000
 RECIPIENT = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 
@@ -35,23 +33,6 @@ def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
         yield net
     finally:
         net.close()
-
-
-def send_transfer(devnet: Devnet, via: int) -> HexBytes:
-    w3 = devnet.web3(via)
-    sender = Account.from_key(DEV_KEY_0)
-    signed = sender.sign_transaction(
-        {
-            "to": RECIPIENT,
-            "value": 1,
-            "gas": 21000,
-            "maxFeePerGas": 2 * w3.eth.gas_price,
-            "maxPriorityFeePerGas": 1,
-            "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
-            "chainId": CHAIN_ID,
-        }
-    )
-    return w3.eth.send_raw_transaction(signed.raw_transaction)
 
 
 def block_of(devnet: Devnet, tx_hash: HexBytes) -> int:
@@ -76,5 +57,5 @@ def test_transactions_start_the_next_height_without_waiting_for_the_pause(
         # a block starts early only if it would be dated at most a second ahead
         dated = int(head["timestamp"], 16)
         wait_until(lambda dated=dated: dated <= time.time(), 10, "the clock")
-        number = block_of(devnet, send_transfer(devnet, via))
+        number = block_of(devnet, send_transfer(devnet, via, to=RECIPIENT, value=1))
         assert number == int(head["number"], 16) + 1  # the very next block
