@@ -579,8 +579,7 @@ class ConsensusMachine:
         """A proposal of round 0 ends the pause after a commit (module docstring)."""
         if self.step is not Step.NEW_HEIGHT or self._proposals.first(0) is None:
             return False
-        self._timeouts.pop((0, TimeoutKind.COMMIT), None)
-        self._start_round(0)
+        self._end_pause()
         return True
 
     def _upon_own_votes_before_decision(self) -> bool:
@@ -639,9 +638,13 @@ class ConsensusMachine:
             or not last[2].has_all()
         ):
             return False
+        self._end_pause()
+        return True
+
+    def _end_pause(self) -> None:
+        """Start round 0 before the commit timeout fires, and drop that timeout."""
         self._timeouts.pop((0, TimeoutKind.COMMIT), None)
         self._start_round(0)
-        return True
 
     def _upon_round_skip(self) -> bool:
         """Lines 55-56: f+1 messages of a higher round: start that round."""
